@@ -1,0 +1,136 @@
+// Package orttest runs ONNX models with ONNX Runtime from tests in models/
+// and its subpackages. When the runtime library is not installed a test
+// is skipped with a pointer to `make setup`, unless the environment sets
+// BERTSERVE_REQUIRE_ORT=1 (as CI does), in which case it fails.
+package orttest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/bertserve/bertserve/encoder"
+)
+
+// Require loads ONNX Runtime or skips (fails under BERTSERVE_REQUIRE_ORT=1).
+func Require(t testing.TB) {
+	t.Helper()
+	err := encoder.InitRuntime("")
+	if err == nil {
+		return
+	}
+	if os.Getenv("BERTSERVE_REQUIRE_ORT") == "1" {
+		t.Fatalf("BERTSERVE_REQUIRE_ORT=1 but ONNX Runtime is unavailable: %v", err)
+	}
+	if errors.Is(err, encoder.ErrNoRuntime) {
+		t.Skipf("ONNX Runtime not installed; run make setup (%v)", err)
+	}
+	t.Fatalf("loading ONNX Runtime: %v", err)
+}
+
+// Input is one named model input; exactly one of Int64 or Float32 is set.
+type Input struct {
+	Name    string
+	Shape   []int64
+	Int64   []int64
+	Float32 []float32
+}
+
+// Output is one float32 model output.
+type Output struct {
+	Shape []int64
+	Data  []float32
+}
+
+// Options tune the session Run creates.
+type Options struct {
+	// OptimizedPath, when set, makes ONNX Runtime save the graph after its
+	// optimizations there, so a test can check which fusions applied.
+	OptimizedPath string
+	// DisableOptimizations runs the graph exactly as written.
+	DisableOptimizations bool
+}
+
+// Run executes model once on inputs and returns the named float32 outputs.
+func Run(t testing.TB, model []byte, inputs []Input, outputs []string, opt *Options) map[string]Output {
+	t.Helper()
+	res, err := RunErr(model, inputs, outputs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// RunErr is Run returning errors instead of failing the test. ONNX Runtime
+// must already be loaded (Require).
+func RunErr(model []byte, inputs []Input, outputs []string, opt *Options) (map[string]Output, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(1); err != nil {
+		return nil, err
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return nil, err
+	}
+	if opt != nil && opt.OptimizedPath != "" {
+		if err := so.SetOptimizedModelFilePath(opt.OptimizedPath); err != nil {
+			return nil, err
+		}
+	}
+	if opt != nil && opt.DisableOptimizations {
+		if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, len(inputs))
+	values := make([]ort.Value, len(inputs))
+	defer func() {
+		for _, v := range values {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	for i, in := range inputs {
+		names[i] = in.Name
+		var v ort.Value
+		switch {
+		case in.Int64 != nil:
+			v, err = ort.NewTensor(ort.NewShape(in.Shape...), in.Int64)
+		default:
+			v, err = ort.NewTensor(ort.NewShape(in.Shape...), in.Float32)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", in.Name, err)
+		}
+		values[i] = v
+	}
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(model, names, outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	defer sess.Destroy()
+	outs := make([]ort.Value, len(outputs))
+	if err := sess.Run(values, outs); err != nil {
+		return nil, err
+	}
+	res := map[string]Output{}
+	for i, v := range outs {
+		defer v.Destroy()
+		ft, ok := v.(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("output %s is %T, want a float32 tensor", outputs[i], v)
+		}
+		res[outputs[i]] = Output{
+			Shape: append([]int64(nil), ft.GetShape()...),
+			Data:  append([]float32(nil), ft.GetData()...),
+		}
+	}
+	return res, nil
+}
