@@ -2,8 +2,8 @@ package onnx
 
 import (
 	"bytes"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
