@@ -1,0 +1,274 @@
+package corpus
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrEmpty is returned (wrapped) for a file with no rows.
+var ErrEmpty = errors.New("no rows")
+
+// Row is one text, with its label when Options.Labels is set.
+type Row struct {
+	// Line is the 1-based line the row starts on.
+	Line int
+	// Text is the text, exactly as in the file.
+	Text string
+	// Label is the trimmed label ("" unless Options.Labels).
+	Label string
+}
+
+// Reader streams rows from a corpus. Create it with Open or NewReader.
+type Reader struct {
+	name       string // file name for error messages; "" for a stream
+	src        source
+	closer     io.Closer
+	format     Format
+	columns    []string
+	header     bool
+	headerLine int
+	text       int
+	label      int // -1 without labels
+	buf        []record
+	err        error // sticky
+}
+
+// Open opens a corpus file. Close the Reader when done.
+func Open(path string, opts Options) (*Reader, error) {
+	if opts.Format == FormatAuto {
+		f, err := FormatOf(path)
+		if err != nil {
+			return nil, err
+		}
+		opts.Format = f
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening corpus: %w", err)
+	}
+	r, err := newReader(path, f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.closer = f
+	return r, nil
+}
+
+// NewReader reads a corpus from a stream; opts.Format must be set.
+func NewReader(in io.Reader, opts Options) (*Reader, error) {
+	return newReader("", in, opts)
+}
+
+func newReader(name string, in io.Reader, opts Options) (*Reader, error) {
+	r := &Reader{name: name, format: opts.Format, label: -1}
+	br := bufio.NewReaderSize(in, 64<<10)
+	stripBOM(br)
+	switch opts.Format {
+	case FormatCSV:
+		r.src = newCSVSource(br)
+	case FormatTSV:
+		r.src = &tsvSource{lr: lineReader{br: br}}
+	case FormatJSONL:
+		r.src = &jsonlSource{lr: lineReader{br: br}}
+	case FormatText:
+		if opts.Labels {
+			return nil, r.wrap(errors.New("a .txt corpus holds one text per line and no labels; use .csv, .tsv or .jsonl with a label column"))
+		}
+		r.src = &textSource{lr: lineReader{br: br}}
+	default:
+		return nil, r.wrap(fmt.Errorf("corpus format %v: name csv, tsv, jsonl or txt", opts.Format))
+	}
+	for len(r.buf) <= opts.sniffRows() {
+		rec, err := r.src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, r.wrap(err)
+		}
+		r.buf = append(r.buf, rec)
+	}
+	if len(r.buf) == 0 {
+		return nil, r.wrap(fmt.Errorf("%w: the input is empty", ErrEmpty))
+	}
+	if err := r.detect(opts); err != nil {
+		return nil, r.wrap(err)
+	}
+	return r, nil
+}
+
+func (r *Reader) wrap(err error) error {
+	if r.name == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", r.name, err)
+}
+
+// Columns returns the column names: the header, the keys of the first
+// JSON object, "1".."n" for a file without a header, or "text" for .txt.
+func (r *Reader) Columns() []string { return append([]string(nil), r.columns...) }
+
+// TextColumn returns the name of the column texts are read from.
+func (r *Reader) TextColumn() string { return r.columns[r.text] }
+
+// LabelColumn returns the name of the label column, or "" without labels.
+func (r *Reader) LabelColumn() string {
+	if r.label < 0 {
+		return ""
+	}
+	return r.columns[r.label]
+}
+
+// HasHeader reports whether the first row was read as a header.
+func (r *Reader) HasHeader() bool { return r.header }
+
+// Next returns the next row, or io.EOF after the last one. After any
+// other error the Reader stays failed.
+func (r *Reader) Next() (Row, error) {
+	if r.err != nil {
+		return Row{}, r.err
+	}
+	var rec record
+	if len(r.buf) > 0 {
+		rec, r.buf[0] = r.buf[0], record{}
+		r.buf = r.buf[1:]
+	} else {
+		var err error
+		if rec, err = r.src.next(); err != nil {
+			if err != io.EOF {
+				err = r.wrap(err)
+			}
+			r.err = err
+			return Row{}, err
+		}
+	}
+	row, err := r.row(rec)
+	if err != nil {
+		r.err = r.wrap(err)
+		return Row{}, r.err
+	}
+	return row, nil
+}
+
+func (r *Reader) row(rec record) (Row, error) {
+	if len(rec.fields) != len(r.columns) {
+		if r.header {
+			return Row{}, fmt.Errorf("line %d: %d fields, want %d as in the header on line %d (a ragged row: quote fields that contain the delimiter, or fix the row)",
+				rec.line, len(rec.fields), len(r.columns), r.headerLine)
+		}
+		return Row{}, fmt.Errorf("line %d: %d fields, want %d as in the first row (a ragged row: quote fields that contain the delimiter, or fix the row)",
+			rec.line, len(rec.fields), len(r.columns))
+	}
+	if err := usable(rec, r.text, r.columns); err != nil {
+		return Row{}, err
+	}
+	row := Row{Line: rec.line, Text: rec.fields[r.text]}
+	if !utf8.ValidString(row.Text) {
+		return Row{}, fmt.Errorf("line %d: text is not valid UTF-8 (if the file is Latin-1, convert it: iconv -f latin1 -t utf-8)", rec.line)
+	}
+	if r.label >= 0 {
+		if err := usable(rec, r.label, r.columns); err != nil {
+			return Row{}, err
+		}
+		row.Label = strings.TrimSpace(rec.fields[r.label])
+		if row.Label == "" {
+			return Row{}, fmt.Errorf("line %d: empty label in column %q", rec.line, r.columns[r.label])
+		}
+		if !utf8.ValidString(row.Label) {
+			return Row{}, fmt.Errorf("line %d: label is not valid UTF-8", rec.line)
+		}
+	}
+	return row, nil
+}
+
+func usable(rec record, i int, columns []string) error {
+	if rec.bad != nil && rec.bad[i] != "" {
+		return fmt.Errorf("line %d: field %q is %s, want a string or number", rec.line, columns[i], rec.bad[i])
+	}
+	return nil
+}
+
+// Close closes the file opened by Open; it is a no-op for NewReader.
+func (r *Reader) Close() error {
+	if r.closer == nil {
+		return nil
+	}
+	err := r.closer.Close()
+	r.closer = nil
+	return err
+}
+
+// Info describes how a corpus was read.
+type Info struct {
+	Format      Format   `json:"format"`
+	Columns     []string `json:"columns"`
+	HasHeader   bool     `json:"has_header"`
+	TextColumn  string   `json:"text_column"`
+	LabelColumn string   `json:"label_column,omitempty"`
+}
+
+// Info returns the detected format, columns and chosen columns.
+func (r *Reader) Info() Info {
+	return Info{Format: r.format, Columns: r.Columns(), HasHeader: r.header, TextColumn: r.TextColumn(), LabelColumn: r.LabelColumn()}
+}
+
+// ReadAll reads every row of a corpus file. A file with no rows is an
+// error wrapping ErrEmpty.
+func ReadAll(path string, opts Options) ([]Row, Info, error) {
+	r, err := Open(path, opts)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	defer r.Close()
+	rows, err := r.All()
+	return rows, r.Info(), err
+}
+
+// All reads the remaining rows.
+func (r *Reader) All() ([]Row, error) {
+	var rows []Row
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+}
+
+// columnIndex resolves a column option: an exact name, then a
+// case-insensitive name, then a 1-based position.
+func columnIndex(columns []string, want string) (int, error) {
+	for i, c := range columns {
+		if c == want {
+			return i, nil
+		}
+	}
+	for i, c := range columns {
+		if strings.EqualFold(strings.TrimSpace(c), strings.TrimSpace(want)) {
+			return i, nil
+		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(want)); err == nil && n >= 1 && n <= len(columns) {
+		return n - 1, nil
+	}
+	return -1, fmt.Errorf("column %q not found; columns found: %s (give a name or a 1-based position)", want, listColumns(columns))
+}
+
+func listColumns(columns []string) string {
+	q := make([]string, len(columns))
+	for i, c := range columns {
+		q[i] = strconv.Quote(c)
+	}
+	return strings.Join(q, ", ")
+}
