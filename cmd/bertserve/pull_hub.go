@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/bertserve/bertserve/models/hub"
+)
+
+// pullHub implements `bertserve pull <org/name> [--revision R] [--dir DIR]`:
+// it downloads a model from the Hugging Face hub (or $HF_ENDPOINT) and
+// makes it a model directory, printing that directory on stdout so
+// scripts can capture it. Progress goes to stderr.
+func pullHub(name string, args []string) error {
+	fs := flag.NewFlagSet("pull", flag.ContinueOnError)
+	revision := fs.String("revision", hub.DefaultRevision, "branch, tag or commit to pull (e.g. a pull request: refs/pr/N)")
+	dir := fs.String("dir", "", "model directory to create or replace (default: the cache, "+hub.DefaultDir("<org>/<name>")+")")
+	endpoint := fs.String("endpoint", "", "hub base URL (default: $HF_ENDPOINT, else "+hub.DefaultEndpoint+")")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintln(out, "usage: bertserve pull <org/name> [--revision R] [--dir DIR] [--endpoint URL]")
+		fmt.Fprintln(out, "\nDownloads a BERT-family model from the Hugging Face hub: its ONNX export when the repo")
+		fmt.Fprintln(out, "has onnx/model.onnx, else config.json + safetensors weights, converted to ONNX.")
+		fmt.Fprintln(out, "Interrupted downloads resume when the command is run again.")
+		fmt.Fprintln(out, "\nenvironment:")
+		fmt.Fprintln(out, "  HF_TOKEN     access token for gated or private repos (https://huggingface.co/settings/tokens)")
+		fmt.Fprintln(out, "  HF_ENDPOINT  a hub mirror to use instead of "+hub.DefaultEndpoint)
+		fmt.Fprintln(out, "\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q after the model name (flags go after it: bertserve pull %s --dir DIR)", fs.Args(), name)
+	}
+	if err := hub.ValidateRepo(name); err != nil {
+		return usageError{err.Error()}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out, err := hub.Pull(ctx, name, hub.Options{
+		Revision: *revision,
+		Dir:      *dir,
+		Endpoint: *endpoint,
+		Progress: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "next: bertserve embed --model %s --input FILE --output FILE.npy\n", out)
+	fmt.Println(out)
+	return nil
+}

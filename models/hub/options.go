@@ -1,0 +1,128 @@
+package hub
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bertserve/bertserve/encoder"
+)
+
+// DefaultEndpoint is the public Hugging Face hub, used when neither
+// Options.Endpoint nor $HF_ENDPOINT is set.
+const DefaultEndpoint = "https://huggingface.co"
+
+// DefaultRevision is the branch pulled when Options.Revision is empty.
+const DefaultRevision = "main"
+
+// Options configures Pull. The zero value pulls the main branch from the
+// public hub (or $HF_ENDPOINT) into the bertserve cache, anonymously unless
+// $HF_TOKEN is set.
+type Options struct {
+	// Revision is a branch, tag or commit sha; "" means "main". Pull
+	// resolves it to a commit once and downloads every file at that commit,
+	// so a push during the pull cannot mix two versions.
+	Revision string
+	// Dir is the final model directory; "" means
+	// encoder.CacheDir()/models/<org>--<name>. An existing directory there
+	// is replaced only once the new one is complete.
+	Dir string
+	// Endpoint is the hub's base URL; "" means $HF_ENDPOINT, else
+	// https://huggingface.co. Mirrors that copy the hub's URL layout work.
+	Endpoint string
+	// Token is sent as "Authorization: Bearer <token>" to the endpoint's
+	// host (never to the CDN the hub redirects large files to); "" means
+	// $HF_TOKEN. Gated and private repositories need one.
+	Token string
+	// Progress receives a progress bar (when it is a terminal) or one line
+	// per file; nil means silent.
+	Progress io.Writer
+	// HTTPClient does the requests; nil means a client with connection
+	// and header timeouts but no overall limit (weights take a while).
+	HTTPClient *http.Client
+	// MaxRetries bounds how many times one file's download is resumed
+	// after a dropped connection or a 5xx/429 answer; 0 means 5.
+	MaxRetries int
+	// StallTimeout aborts (and retries) a download that receives no bytes
+	// for this long; 0 means 60s.
+	StallTimeout time.Duration
+	// Import, when set, replaces models.ImportHF for repositories without
+	// an ONNX export: it converts the downloaded Hugging Face folder from
+	// into a model directory at out (which does not exist yet). Tests and
+	// callers with their own converter use it; nil means models.ImportHF.
+	Import func(from, out string) error
+}
+
+// repoIDPattern is what the hub accepts as a model id: an optional
+// namespace and a name made of letters, digits, '-', '_' and '.'.
+var repoIDPattern = regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// ValidateRepo reports whether repo looks like a hub model id such as
+// "google-bert/bert-base-chinese" (or a legacy id without namespace such
+// as "bert-base-uncased").
+func ValidateRepo(repo string) error {
+	if !repoIDPattern.MatchString(repo) || strings.Contains(repo, "..") || strings.Contains(repo, "--") {
+		return fmt.Errorf("%q is not a Hugging Face model id: want org/name, e.g. google-bert/bert-base-chinese", repo)
+	}
+	return nil
+}
+
+// DefaultDir is where Pull puts repo when Options.Dir is empty:
+// encoder.CacheDir()/models/<org>--<name>, the hub cache's own naming.
+func DefaultDir(repo string) string {
+	return filepath.Join(encoder.CacheDir(), "models", strings.ReplaceAll(repo, "/", "--"))
+}
+
+// resolved holds Options with every default filled in.
+type resolved struct {
+	Options
+	endpoint string
+}
+
+func (o Options) resolve(repo string) resolved {
+	r := resolved{Options: o}
+	if r.Revision == "" {
+		r.Revision = DefaultRevision
+	}
+	if r.Dir == "" {
+		r.Dir = DefaultDir(repo)
+	}
+	r.endpoint = o.Endpoint
+	if r.endpoint == "" {
+		r.endpoint = os.Getenv("HF_ENDPOINT")
+	}
+	if r.endpoint == "" {
+		r.endpoint = DefaultEndpoint
+	}
+	r.endpoint = strings.TrimRight(r.endpoint, "/")
+	if r.Token == "" {
+		r.Token = os.Getenv("HF_TOKEN")
+	}
+	if r.HTTPClient == nil {
+		r.HTTPClient = defaultClient()
+	}
+	if r.MaxRetries <= 0 {
+		r.MaxRetries = 5
+	}
+	if r.StallTimeout <= 0 {
+		r.StallTimeout = 60 * time.Second
+	}
+	if r.Progress == nil {
+		r.Progress = io.Discard
+	}
+	return r
+}
+
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	return &http.Client{Transport: t}
+}
