@@ -135,7 +135,9 @@ func (p *puller) attempt(ctx context.Context, fh *os.File, f remoteFile, off int
 	}
 	watchdog := time.AfterFunc(p.StallTimeout, func() { cancel(errStalled) })
 	defer watchdog.Stop()
-	resp, err := p.do(p.HTTPClient, req)
+	// Not p.do: a failed dial here (the CDN, or the network flapping
+	// mid-pull) is retried like a dropped connection.
+	resp, err := p.HTTPClient.Do(req)
 	if err != nil {
 		return 0, false, stallCause(actx, err)
 	}

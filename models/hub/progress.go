@@ -103,7 +103,7 @@ func (p *progress) done(name string, size int64, verified bool) {
 }
 
 func (p *progress) skip(name string, size int64) {
-	p.endLine(fmt.Sprintf("%s  %s already downloaded, checksum ok", name, formatBytes(max(size, 0))))
+	p.endLine(fmt.Sprintf("%s  %s already downloaded and verified", name, formatBytes(max(size, 0))))
 }
 
 func (p *progress) retry(name string, at int64, err error) {

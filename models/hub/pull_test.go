@@ -246,6 +246,9 @@ func TestPullResumesAcrossRuns(t *testing.T) {
 	if !bytes.Equal(must(os.ReadFile(filepath.Join(dir, "model.onnx"))), files["onnx/model.onnx"]) {
 		t.Error("model.onnx assembled over two runs differs from the repo's")
 	}
+	if r := h.rangesOf("vocab.txt"); len(r) != 1 {
+		t.Errorf("vocab.txt, complete after the first run, was fetched %d times", len(r))
+	}
 	if names := entries(t, parent); !slices.Equal(names, []string{"m"}) {
 		t.Errorf("parent holds %v after the second run, want only the model directory", names)
 	}
