@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/bertserve/bertserve/encoder"
+)
+
+// cmdBench measures, side by side in one process, (a) the embed path end to
+// end (read the corpus, tokenize, batch, run, pool, write .npy) and (b) the
+// ONNX Runtime floor: the same length-sorted padded batches, pre-tokenized,
+// only session.Run. Runs alternate a, b, a, b... and the medians are
+// compared, so machine noise hits both alike.
+func cmdBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var ef encoderFlags
+	ef.register(fs)
+	input := fs.String("input", "", "corpus to embed (e.g. ../shared/data/sst2-glue/train.tsv)")
+	textCol := fs.String("text-col", "", "text column (default: the first text-like column)")
+	n := fs.Int("n", 5000, "number of rows to take from the start of the corpus")
+	rounds := fs.Int("rounds", 3, "alternating rounds of each measurement")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *input == "" || *n <= 0 || *rounds <= 0 {
+		return usagef("--input is required; --n and --rounds must be positive")
+	}
+	texts, err := readTexts(*input, *textCol)
+	if err != nil {
+		return err
+	}
+	texts = texts[:min(*n, len(texts))]
+	enc, err := ef.open()
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	tmp, err := os.MkdirTemp("", "bertserve-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	endToEnd := func() (time.Duration, error) {
+		t0 := time.Now()
+		all, err := readTexts(*input, *textCol)
+		if err != nil {
+			return 0, err
+		}
+		all = all[:len(texts)]
+		f, err := os.Create(filepath.Join(tmp, "out.npy"))
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		out, err := newRowWriter(f, ".npy", len(all), enc.Dim())
+		if err != nil {
+			return 0, err
+		}
+		err = enc.EmbedChunks(context.Background(), all, func(_ int, r *encoder.Result) error {
+			for _, v := range r.Vectors {
+				if err := out.write(v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			err = out.close()
+		}
+		return time.Since(t0), err
+	}
+	prep, err := enc.Prepare(texts)
+	if err != nil {
+		return err
+	}
+	defer prep.Destroy()
+	floor := func() (time.Duration, error) {
+		t0 := time.Now()
+		err := enc.RunPrepared(prep)
+		return time.Since(t0), err
+	}
+	// Warm up both paths once (allocator arenas, page cache).
+	if _, err := floor(); err != nil {
+		return err
+	}
+	var a, b []time.Duration
+	for range *rounds {
+		da, err := endToEnd()
+		if err != nil {
+			return err
+		}
+		db, err := floor()
+		if err != nil {
+			return err
+		}
+		a, b = append(a, da), append(b, db)
+	}
+	ma, mb := median(a), median(b)
+	ra := float64(len(texts)) / ma.Seconds()
+	rb := float64(len(texts)) / mb.Seconds()
+	info := enc.Info()
+	w := os.Stdout
+	fmt.Fprintf(w, "model %s (dim %d, pooling %s, device %s), %d sentences, %d batches, batch-tokens %d\n",
+		info.Name, info.Dim, info.Pooling, info.Device, len(texts), prep.Batches(), ef.batchTokens)
+	fmt.Fprintf(w, "padding waste (padded/real tokens - 1): %.1f%% (%d real tokens, %d padded)\n",
+		paddingWaste(prep.PaddedTokens, prep.RealTokens), prep.RealTokens, prep.PaddedTokens)
+	printRuns(w, "(a) bertserve embed end to end", a, ra)
+	printRuns(w, "(b) ORT floor (session.Run only)", b, rb)
+	fmt.Fprintf(w, "ratio (a)/(b): %.3f\n", ra/rb)
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func printRuns(w io.Writer, name string, runs []time.Duration, rate float64) {
+	fmt.Fprintf(w, "%-36s %8.1f sentences/s  (median of", name, rate)
+	for _, r := range runs {
+		fmt.Fprintf(w, " %.2fs", r.Seconds())
+	}
+	fmt.Fprintln(w, ")")
+}

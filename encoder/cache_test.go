@@ -1,0 +1,58 @@
+package encoder
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCacheRoundTripAndPartialRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	info := Info{Digest: "abc", Pooling: "cls", MaxLength: 128, Dim: 3}
+	c, err := OpenCache(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put([]string{"a", "b", "a"}, [][]float32{{1, 2, 3}, {4, 5, 6}, {1, 2, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 2 {
+		t.Fatalf("Len = %d, want 2 (duplicates stored once)", c.Len())
+	}
+	if err := c.Put([]string{"x"}, [][]float32{{1}}); err == nil {
+		t.Fatal("want an error for a vector of the wrong dim")
+	}
+	c.Close()
+
+	// Simulate a run killed mid-record: a few stray bytes at the end.
+	path := filepath.Join(dir, CacheKey(info)+".bin")
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte{1, 2, 3, 4, 5})
+	f.Close()
+
+	c, err = OpenCache(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v, ok, err := c.Get("b")
+	if err != nil || !ok || v[0] != 4 || v[2] != 6 {
+		t.Fatalf("Get(b) = %v %v %v", v, ok, err)
+	}
+	if _, ok, _ := c.Get("missing"); ok {
+		t.Fatal("Get(missing) found something")
+	}
+	if err := c.Put([]string{"c"}, [][]float32{{7, 8, 9}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := c.Get("c"); !ok || v[1] != 8 {
+		t.Fatalf("Get(c) after overwriting the partial record = %v %v", v, ok)
+	}
+	// A different configuration gets a different file.
+	other := info
+	other.Normalize = true
+	if CacheKey(other) == CacheKey(info) {
+		t.Fatal("normalize must change the cache key")
+	}
+}
