@@ -14,6 +14,10 @@ ORT_VERSION=1.24.1
 ORT_TGZ_SHA256=57181cf6e6e711b155c5b942d591fd63ded0b5de5c4922d51fd994e7f6ac2772
 ORT_LIB_SHA256=53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
 MINILM_MODULE=github.com/clems4ever/all-minilm-l6-v2-go@v0.0.9
+# --cuda: ONNX Runtime with the CUDA provider (needs CUDA 12 and cuDNN 9 on the machine).
+GPU_VERSION=0.4.9
+GPU_CORE_SHA256=e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d
+GPU_PROV_SHA256=2b459e0c17f340c92970c10ed86de4f37a3009f93c14053e6ad4334cbb6be412
 
 CACHE=${BERTSERVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bertserve}
 ORT_DIR=$CACHE/onnxruntime/$ORT_VERSION
@@ -68,7 +72,36 @@ install_vocab() {
 	say "installed bert-base-uncased tokenizer.json at $dst"
 }
 
+install_cuda() {
+	local dir=$CACHE/onnxruntime-gpu/$GPU_VERSION
+	if [ -f "$dir/libonnxruntime.so" ] && [ -f "$dir/libonnxruntime_providers_cuda.so" ]; then
+		say "ONNX Runtime with CUDA already at $dir"
+	else
+		command -v npm >/dev/null 2>&1 || die "npm is not installed; install Node.js and npm"
+		local tmp
+		tmp=$(mktemp -d)
+		trap 'rm -rf "$tmp"' RETURN
+		say "fetching the CUDA build of ONNX Runtime (npm com.github.asus4.onnxruntime*@$GPU_VERSION, ~330 MB)"
+		(cd "$tmp" && npm pack --silent "com.github.asus4.onnxruntime@$GPU_VERSION" "com.github.asus4.onnxruntime.linux-x64-gpu@$GPU_VERSION" >/dev/null) ||
+			die "npm pack of the CUDA packages failed; check that the npm registry is reachable"
+		local core=$tmp/com.github.asus4.onnxruntime-$GPU_VERSION.tgz prov=$tmp/com.github.asus4.onnxruntime.linux-x64-gpu-$GPU_VERSION.tgz
+		[ "$(sha256 "$core")" = "$GPU_CORE_SHA256" ] || die "checksum mismatch for $core"
+		[ "$(sha256 "$prov")" = "$GPU_PROV_SHA256" ] || die "checksum mismatch for $prov"
+		mkdir -p "$tmp/x" "$dir.tmp.$$"
+		tar -xzf "$core" -C "$tmp/x" package/Plugins/Linux/x64/libonnxruntime.so
+		tar -xzf "$prov" -C "$tmp/x" package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
+		mv "$tmp"/x/package/Plugins/Linux/x64/*.so "$dir.tmp.$$"/
+		rm -rf "$dir"
+		mv "$dir.tmp.$$" "$dir"
+		say "installed ONNX Runtime with the CUDA provider at $dir"
+	fi
+	say "to use it: export ONNXRUNTIME_LIB=$dir/libonnxruntime.so and pass --device cuda (CUDA 12 and cuDNN 9 libraries must be on the loader path)"
+}
+
 mkdir -p "$CACHE"
 install_ort
 install_vocab
+if [ "${1:-}" = "--cuda" ]; then
+	install_cuda
+fi
 say "done; cache is $CACHE"
