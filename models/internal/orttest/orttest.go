@@ -67,6 +67,27 @@ func Run(t testing.TB, model []byte, inputs []Input, outputs []string, opt *Opti
 // RunErr is Run returning errors instead of failing the test. ONNX Runtime
 // must already be loaded (Require).
 func RunErr(model []byte, inputs []Input, outputs []string, opt *Options) (map[string]Output, error) {
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.Name
+	}
+	s, err := NewSession(model, names, outputs, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Run(inputs)
+}
+
+// Session is a loaded model that can be run many times.
+type Session struct {
+	sess    *ort.DynamicAdvancedSession
+	inputs  []string
+	outputs []string
+}
+
+// NewSession loads model with single-threaded session options.
+func NewSession(model []byte, inputs, outputs []string, opt *Options) (*Session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, err
@@ -88,7 +109,22 @@ func RunErr(model []byte, inputs []Input, outputs []string, opt *Options) (map[s
 			return nil, err
 		}
 	}
-	names := make([]string, len(inputs))
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(model, inputs, outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	return &Session{sess: sess, inputs: inputs, outputs: outputs}, nil
+}
+
+// Close releases the session.
+func (s *Session) Close() error { return s.sess.Destroy() }
+
+// Run feeds inputs (in the order the session was created with) and
+// returns the float32 outputs by name.
+func (s *Session) Run(inputs []Input) (map[string]Output, error) {
+	if len(inputs) != len(s.inputs) {
+		return nil, fmt.Errorf("%d inputs, session takes %d", len(inputs), len(s.inputs))
+	}
 	values := make([]ort.Value, len(inputs))
 	defer func() {
 		for _, v := range values {
@@ -98,8 +134,13 @@ func RunErr(model []byte, inputs []Input, outputs []string, opt *Options) (map[s
 		}
 	}()
 	for i, in := range inputs {
-		names[i] = in.Name
-		var v ort.Value
+		if in.Name != s.inputs[i] {
+			return nil, fmt.Errorf("input %d is %s, session expects %s", i, in.Name, s.inputs[i])
+		}
+		var (
+			v   ort.Value
+			err error
+		)
 		switch {
 		case in.Int64 != nil:
 			v, err = ort.NewTensor(ort.NewShape(in.Shape...), in.Int64)
@@ -111,23 +152,24 @@ func RunErr(model []byte, inputs []Input, outputs []string, opt *Options) (map[s
 		}
 		values[i] = v
 	}
-	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(model, names, outputs, so)
-	if err != nil {
-		return nil, fmt.Errorf("creating session: %w", err)
-	}
-	defer sess.Destroy()
-	outs := make([]ort.Value, len(outputs))
-	if err := sess.Run(values, outs); err != nil {
+	outs := make([]ort.Value, len(s.outputs))
+	if err := s.sess.Run(values, outs); err != nil {
 		return nil, err
 	}
+	defer func() {
+		for _, v := range outs {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
 	res := map[string]Output{}
 	for i, v := range outs {
-		defer v.Destroy()
 		ft, ok := v.(*ort.Tensor[float32])
 		if !ok {
-			return nil, fmt.Errorf("output %s is %T, want a float32 tensor", outputs[i], v)
+			return nil, fmt.Errorf("output %s is %T, want a float32 tensor", s.outputs[i], v)
 		}
-		res[outputs[i]] = Output{
+		res[s.outputs[i]] = Output{
 			Shape: append([]int64(nil), ft.GetShape()...),
 			Data:  append([]float32(nil), ft.GetData()...),
 		}

@@ -1,0 +1,27 @@
+// Package models builds and imports the encoder models bertserve serves:
+// BERT-family transformers (BERT, RoBERTa, XLM-RoBERTa, CamemBERT,
+// DistilBERT) written as ONNX graphs from Hugging Face weights.
+//
+// The pieces, in the order a model is made:
+//
+//   - Config (LoadConfig, ParseConfig) is the architecture from a Hugging
+//     Face config.json, DistilBERT's key names included.
+//   - Weights are tensors under Hugging Face parameter names
+//     ("encoder.layer.0.attention.self.query.weight"), read from
+//     model.safetensors (package models/safetensors) or drawn by
+//     RandomWeights from a seed with a generator that gives the same bits
+//     on every platform and Go version.
+//   - Build / BuildONNX write the encoder graph with package models/onnx:
+//     inputs input_ids, attention_mask and (BERT with token types)
+//     token_type_ids, int64 [batch, sequence]; outputs last_hidden_state
+//     [batch, sequence, hidden] and, when the checkpoint has a pooler,
+//     pooler_output [batch, hidden].
+//   - WriteModelDir writes a model directory (model.onnx, tokenizer,
+//     config.json, the bertserve.json Manifest); ImportHF turns a Hugging
+//     Face or sentence-transformers folder into one.
+//
+// The graph is checked against scripts/torch_reference.py, a PyTorch
+// implementation written like transformers' modeling code: golden outputs
+// for real tokenized sentences live in testdata/golden and agree to about
+// 2e-6 (the test allows 1e-4).
+package models
