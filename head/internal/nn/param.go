@@ -1,0 +1,78 @@
+package nn
+
+import "math"
+
+// Param is one trainable tensor with its gradient.
+type Param[T Float] struct {
+	Name  string
+	Shape []int
+	W, G  []T
+	// Decay marks weight matrices for weight decay (biases are not decayed).
+	Decay bool
+}
+
+func newParam[T Float](name string, decay bool, shape ...int) *Param[T] {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return &Param[T]{Name: name, Shape: shape, W: make([]T, n), G: make([]T, n), Decay: decay}
+}
+
+// ZeroGrad clears the gradients of ps.
+func ZeroGrad[T Float](ps []*Param[T]) {
+	for _, p := range ps {
+		clear(p.G)
+	}
+}
+
+// CountParams returns the number of scalars in ps.
+func CountParams[T Float](ps []*Param[T]) int {
+	n := 0
+	for _, p := range ps {
+		n += len(p.W)
+	}
+	return n
+}
+
+// GradNorm returns the global L2 norm of the gradients.
+func GradNorm[T Float](ps []*Param[T]) float64 {
+	var s float64
+	for _, p := range ps {
+		for _, g := range p.G {
+			s += float64(g) * float64(g)
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// ClipGradNorm scales the gradients so their global norm is at most
+// maxNorm (no-op when maxNorm <= 0) and returns the norm before clipping.
+func ClipGradNorm[T Float](ps []*Param[T], maxNorm float64) float64 {
+	norm := GradNorm(ps)
+	if maxNorm > 0 && norm > maxNorm {
+		s := T(maxNorm / (norm + 1e-12))
+		for _, p := range ps {
+			for i := range p.G {
+				p.G[i] *= s
+			}
+		}
+	}
+	return norm
+}
+
+// Snapshot copies the weights of ps.
+func Snapshot[T Float](ps []*Param[T]) [][]T {
+	out := make([][]T, len(ps))
+	for i, p := range ps {
+		out[i] = append([]T(nil), p.W...)
+	}
+	return out
+}
+
+// Restore copies a Snapshot back into ps.
+func Restore[T Float](ps []*Param[T], snap [][]T) {
+	for i, p := range ps {
+		copy(p.W, snap[i])
+	}
+}
