@@ -52,6 +52,8 @@ type Options struct {
 	OptimizedPath string
 	// DisableOptimizations runs the graph exactly as written.
 	DisableOptimizations bool
+	// Threads is ONNX Runtime's intra-op thread count (default 1).
+	Threads int
 }
 
 // Run executes model once on inputs and returns the named float32 outputs.
@@ -93,7 +95,11 @@ func NewSession(model []byte, inputs, outputs []string, opt *Options) (*Session,
 		return nil, err
 	}
 	defer so.Destroy()
-	if err := so.SetIntraOpNumThreads(1); err != nil {
+	threads := 1
+	if opt != nil && opt.Threads > 0 {
+		threads = opt.Threads
+	}
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
 		return nil, err
 	}
 	if err := so.SetInterOpNumThreads(1); err != nil {
