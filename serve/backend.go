@@ -1,0 +1,140 @@
+package serve
+
+import (
+	"context"
+	"time"
+)
+
+// Embedder is the encoder as the server sees it. *encoder.Encoder satisfies
+// it through a small adapter in cmd/bertserve; tests use fakes.
+//
+// Implementations must be safe for concurrent use.
+type Embedder interface {
+	// Embed returns one vector per text, in input order. An embedding must
+	// not depend on its batch-mates: the batcher merges texts of unrelated
+	// requests into one call. Over-long texts are truncated.
+	Embed(ctx context.Context, texts []string) (*Embeddings, error)
+	// Tokenize splits one text into tokens, special tokens included.
+	// maxLen counts special tokens; 0 means no limit.
+	Tokenize(text string, maxLen int) Tokens
+	// Info describes the model.
+	Info() ModelInfo
+}
+
+// Embeddings is what Embed returns.
+type Embeddings struct {
+	// Vectors[i] is the embedding of texts[i].
+	Vectors [][]float32
+	// TokenCounts[i] is the number of tokens of texts[i] after truncation,
+	// special tokens included. Optional: when nil, the server's own counts
+	// are used.
+	TokenCounts []int
+	// TokenizeTime and InferenceTime split the call's wall time; zero
+	// InferenceTime means "unknown", and the wall time is used.
+	TokenizeTime, InferenceTime time.Duration
+}
+
+// Tokens is one tokenized text.
+type Tokens struct {
+	IDs    []int64
+	Tokens []string
+	// Special[i] is true for tokens the tokenizer added ([CLS], [SEP], ...).
+	Special []bool
+	// Truncated is true when tokens were dropped to fit maxLen.
+	Truncated bool
+}
+
+// ModelInfo describes the encoder, for /info and for checks.
+type ModelInfo struct {
+	Name      string
+	Digest    string
+	Dim       int
+	MaxLength int
+	Pooling   string
+	// Normalized is true when Embed already returns L2-normalised vectors.
+	// The server normalises on its own where a request or a head asks for
+	// it, so an encoder opened without normalisation serves both.
+	Normalized bool
+	Device     string
+}
+
+// Head is one classifier over embeddings. *head.Model satisfies it through
+// an adapter in cmd/bertserve. Implementations must be safe for concurrent
+// use; the server never mutates a Head, it only swaps one for another.
+type Head interface {
+	Labels() []string
+	// Dim is the embedding dimension the head expects.
+	Dim() int
+	// PredictProba returns one probability row per input row, columns in
+	// Labels order.
+	PredictProba(x [][]float32) ([][]float64, error)
+	// Describe returns what GET /v1/heads/{name} shows.
+	Describe() HeadInfo
+}
+
+// HeadInfo is a head's metadata as the API shows it.
+type HeadInfo struct {
+	// Kind is softmax, mlp, ...
+	Kind string `json:"kind,omitempty"`
+	// Normalize is true when the head was trained on L2-normalised
+	// embeddings; the server normalises inputs for it.
+	Normalize     bool   `json:"normalize"`
+	EncoderName   string `json:"encoder,omitempty"`
+	EncoderDigest string `json:"encoder_digest,omitempty"`
+	Pooling       string `json:"pooling,omitempty"`
+	// Metrics are final metrics (accuracy, macro_f1, log_loss, ...).
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Curves are per-epoch losses, for the loss-curve picture.
+	Curves    *Curves   `json:"curves,omitempty"`
+	TrainedAt time.Time `json:"trained_at,omitzero"`
+	// Params counts trainable parameters.
+	Params int `json:"params,omitempty"`
+}
+
+// Curves are per-epoch training figures. All slices have the same length;
+// a value that was not measured is NaN (sent as null).
+type Curves struct {
+	Epoch     []int       `json:"epoch"`
+	TrainLoss []JSONFloat `json:"train_loss"`
+	ValLoss   []JSONFloat `json:"val_loss"`
+	// ValMetric is the validation metric named by Metric (accuracy unless
+	// said otherwise).
+	Metric    string      `json:"metric,omitempty"`
+	ValMetric []JSONFloat `json:"val_metric"`
+}
+
+// HeadStore keeps heads on disk so they survive a restart. DirStore is the
+// implementation the CLI uses.
+type HeadStore interface {
+	// Names lists the stored heads.
+	Names() ([]string, error)
+	Load(name string) (Head, error)
+	// Save stores h under name, replacing any previous head atomically.
+	Save(name string, h Head) error
+	Delete(name string) error
+}
+
+// TrainFunc trains a head on embedded, labelled examples. It must return
+// promptly with ctx.Err() once ctx is cancelled, and call progress after
+// every epoch. The CLI wires head.Train into it.
+type TrainFunc func(ctx context.Context, data TrainData, opts TrainOptions, progress func(EpochStats)) (Head, error)
+
+// TrainData is a labelled embedding matrix.
+type TrainData struct {
+	// Vectors are the embeddings, normalised already when opts.Normalize.
+	Vectors [][]float32
+	// Labels[i] is the label of Vectors[i].
+	Labels []string
+	// Model is the encoder the vectors came from, for the head's metadata.
+	Model ModelInfo
+}
+
+// EpochStats is reported by a TrainFunc after each epoch. NaN means "not
+// measured".
+type EpochStats struct {
+	Epoch     int     `json:"epoch"`
+	Epochs    int     `json:"epochs"`
+	TrainLoss float64 `json:"train_loss"`
+	ValLoss   float64 `json:"val_loss"`
+	ValMetric float64 `json:"val_metric"`
+}

@@ -1,0 +1,354 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// BatcherConfig configures NewBatcher.
+type BatcherConfig struct {
+	// Embed is called with the merged texts of one batch.
+	Embed func(ctx context.Context, texts []string) (*Embeddings, error)
+	// MaxBatchTokens bounds the tokens of one batch; a request that alone
+	// exceeds it runs alone. Default 16384.
+	MaxBatchTokens int
+	// MaxBatchRequests bounds the requests of one batch; 1 disables
+	// merging. Default 32.
+	MaxBatchRequests int
+	// MaxWait is how long a batch may wait for company, counted from the
+	// arrival of its first request; a request that already waited that long
+	// behind a busy encoder is sent with whatever is queued, at once.
+	MaxWait time.Duration
+	// Workers is the number of batches embedded at once. Default 1.
+	Workers int
+	// QueueSize bounds the waiting requests; Submit fails with
+	// ErrQueueFull beyond it. Default 1024.
+	QueueSize int
+	// Observe, when set, is called after every batch.
+	Observe func(BatchStats)
+}
+
+// BatchStats describes one finished batch.
+type BatchStats struct {
+	Requests, Texts, Tokens int
+	// Wall is the duration of the Embed call; Tokenize and Inference are
+	// what the embedder reported (Inference defaults to Wall).
+	Wall, Tokenize, Inference time.Duration
+	Err                       error
+}
+
+// BatchResult is one request's share of a batch.
+type BatchResult struct {
+	// Vectors[i] is the embedding of the request's texts[i].
+	Vectors [][]float32
+	// TokenCounts[i] is the embedder's token count for texts[i], or nil.
+	TokenCounts []int
+	// QueueTime is from Submit to the start of the batch's Embed call.
+	QueueTime time.Duration
+	// TokenizeTime and InferenceTime are the whole batch's.
+	TokenizeTime, InferenceTime time.Duration
+	// BatchRequests and BatchTexts describe the batch it ran in.
+	BatchRequests, BatchTexts int
+}
+
+// Errors returned by Submit.
+var (
+	ErrBatcherClosed = errors.New("the server is shutting down")
+	ErrQueueFull     = errors.New("the batch queue is full")
+)
+
+// WaitError is returned by Submit when the request's context ended first.
+// Started tells whether its texts had already been handed to the encoder.
+type WaitError struct {
+	Started bool
+	Err     error
+}
+
+func (e *WaitError) Error() string {
+	where := "waiting in the batch queue"
+	if e.Started {
+		where = "while being embedded"
+	}
+	return fmt.Sprintf("request ended %s: %v", where, e.Err)
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
+
+// Batcher merges the texts of concurrent requests into encoder calls. Each
+// request gets exactly its own vectors back, in order. Requests whose
+// context ends while queued are dropped before they cost encoder time.
+type Batcher struct {
+	cfg    BatcherConfig
+	queue  chan *batchItem
+	depth  atomic.Int64
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+const (
+	itemQueued int32 = iota
+	itemRunning
+	itemAbandoned
+)
+
+type batchItem struct {
+	ctx      context.Context
+	texts    []string
+	tokens   int
+	enqueued time.Time
+	state    atomic.Int32
+	done     chan batchReply
+}
+
+type batchReply struct {
+	res *BatchResult
+	err error
+}
+
+// NewBatcher starts the batcher's workers. Close stops them.
+func NewBatcher(cfg BatcherConfig) *Batcher {
+	if cfg.MaxBatchTokens <= 0 {
+		cfg.MaxBatchTokens = 16384
+	}
+	if cfg.MaxBatchRequests <= 0 {
+		cfg.MaxBatchRequests = 32
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1024
+	}
+	if cfg.MaxWait < 0 {
+		cfg.MaxWait = 0
+	}
+	b := &Batcher{cfg: cfg, queue: make(chan *batchItem, cfg.QueueSize)}
+	b.wg.Add(cfg.Workers)
+	for range cfg.Workers {
+		go b.worker()
+	}
+	return b
+}
+
+// Depth is the number of requests waiting for an encoder call.
+func (b *Batcher) Depth() int { return int(b.depth.Load()) }
+
+// Submit queues texts (tokens is their total token count, used for the
+// batch budget) and waits for their vectors or for ctx to end.
+func (b *Batcher) Submit(ctx context.Context, texts []string, tokens int) (*BatchResult, error) {
+	if len(texts) == 0 {
+		return &BatchResult{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &WaitError{Err: err}
+	}
+	it := &batchItem{ctx: ctx, texts: texts, tokens: tokens, enqueued: time.Now(), done: make(chan batchReply, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return nil, ErrBatcherClosed
+	}
+	select {
+	case b.queue <- it:
+		b.depth.Add(1)
+	default:
+		b.mu.RUnlock()
+		return nil, ErrQueueFull
+	}
+	b.mu.RUnlock()
+
+	select {
+	case r := <-it.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
+			return nil, &WaitError{Err: ctx.Err()}
+		}
+		// The encoder has it; its vectors will be dropped.
+		return nil, &WaitError{Started: true, Err: ctx.Err()}
+	}
+}
+
+// Close stops accepting requests, lets the workers finish what is queued,
+// and waits for them.
+func (b *Batcher) Close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.queue)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+func (b *Batcher) worker() {
+	defer b.wg.Done()
+	var carry *batchItem
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			it, ok := <-b.queue
+			if !ok {
+				return
+			}
+			first = it
+		}
+		if b.dropIfDead(first) {
+			continue
+		}
+		batch := []*batchItem{first}
+		tokens := first.tokens
+		batch, carry = b.collect(batch, tokens, first.enqueued.Add(b.cfg.MaxWait))
+		b.run(batch)
+	}
+}
+
+// collect adds queued requests to batch until a bound is hit or the
+// deadline passes. A request that would overflow the token budget is
+// returned as carry, to start the next batch.
+func (b *Batcher) collect(batch []*batchItem, tokens int, deadline time.Time) ([]*batchItem, *batchItem) {
+	var timeout <-chan time.Time
+	if wait := time.Until(deadline); wait > 0 && b.cfg.MaxBatchRequests > 1 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(batch) < b.cfg.MaxBatchRequests && tokens < b.cfg.MaxBatchTokens {
+		var it *batchItem
+		var ok bool
+		if timeout == nil {
+			select {
+			case it, ok = <-b.queue:
+			default:
+				return batch, nil
+			}
+		} else {
+			select {
+			case it, ok = <-b.queue:
+			case <-timeout:
+				return batch, nil
+			}
+		}
+		if !ok {
+			return batch, nil
+		}
+		if b.dropIfDead(it) {
+			continue
+		}
+		if tokens+it.tokens > b.cfg.MaxBatchTokens {
+			return batch, it
+		}
+		batch = append(batch, it)
+		tokens += it.tokens
+	}
+	return batch, nil
+}
+
+// dropIfDead discards a request whose client is gone.
+func (b *Batcher) dropIfDead(it *batchItem) bool {
+	if it.state.Load() == itemAbandoned || it.ctx.Err() != nil {
+		b.depth.Add(-1)
+		return true
+	}
+	return false
+}
+
+func (b *Batcher) run(batch []*batchItem) {
+	live := batch[:0]
+	for _, it := range batch {
+		b.depth.Add(-1)
+		if it.state.CompareAndSwap(itemQueued, itemRunning) {
+			live = append(live, it)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	var texts []string
+	tokens := 0
+	for _, it := range live {
+		texts = append(texts, it.texts...)
+		tokens += it.tokens
+	}
+
+	// The call is cancelled only when every request in it has gone.
+	ctx, cancel := context.WithCancel(context.Background())
+	var remaining atomic.Int32
+	remaining.Store(int32(len(live)))
+	stops := make([]func() bool, len(live))
+	for i, it := range live {
+		stops[i] = context.AfterFunc(it.ctx, func() {
+			if remaining.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	start := time.Now()
+	res, err := b.safeEmbed(ctx, texts)
+	wall := time.Since(start)
+	for _, stop := range stops {
+		stop()
+	}
+	cancel()
+
+	stats := BatchStats{Requests: len(live), Texts: len(texts), Tokens: tokens, Wall: wall, Inference: wall, Err: err}
+	if err == nil {
+		stats.Tokenize = res.TokenizeTime
+		if res.InferenceTime > 0 {
+			stats.Inference = res.InferenceTime
+		}
+	}
+	if b.cfg.Observe != nil {
+		b.cfg.Observe(stats)
+	}
+
+	off := 0
+	for _, it := range live {
+		n := len(it.texts)
+		if err != nil {
+			it.done <- batchReply{err: err}
+			continue
+		}
+		r := &BatchResult{
+			Vectors:       res.Vectors[off : off+n : off+n],
+			QueueTime:     start.Sub(it.enqueued),
+			TokenizeTime:  stats.Tokenize,
+			InferenceTime: stats.Inference,
+			BatchRequests: len(live),
+			BatchTexts:    len(texts),
+		}
+		if len(res.TokenCounts) == len(texts) {
+			r.TokenCounts = res.TokenCounts[off : off+n : off+n]
+		}
+		it.done <- batchReply{res: r}
+		off += n
+	}
+}
+
+// safeEmbed calls Embed, turning a panic or a wrong-sized answer into an
+// error so one bad batch cannot take the worker down.
+func (b *Batcher) safeEmbed(ctx context.Context, texts []string) (res *Embeddings, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("encoder panicked: %v", p)
+		}
+	}()
+	res, err = b.cfg.Embed(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil || len(res.Vectors) != len(texts) {
+		got := 0
+		if res != nil {
+			got = len(res.Vectors)
+		}
+		return nil, fmt.Errorf("encoder returned %d vectors for %d texts", got, len(texts))
+	}
+	return res, nil
+}

@@ -1,0 +1,169 @@
+package serve
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ClassifyRequest is the body of POST /v1/classify.
+type ClassifyRequest struct {
+	// Inputs is one text or a list of texts.
+	Inputs Inputs `json:"inputs"`
+	// Head names one head; Heads names several (the response is then an
+	// object keyed by head). With neither, the only loaded head is used.
+	Head  string   `json:"head,omitempty"`
+	Heads []string `json:"heads,omitempty"`
+	// TopK is the number of labels per input, best first (default 1; more
+	// than the head has returns them all).
+	TopK *int `json:"top_k,omitempty"`
+	// Truncate cuts over-long inputs to the model's maximum length
+	// (default true; false makes them a 413).
+	Truncate *bool `json:"truncate,omitempty"`
+}
+
+// LabelScore is one entry of a Hugging Face text-classification pipeline
+// answer.
+type LabelScore struct {
+	Label string  `json:"label"`
+	Score float64 `json:"score"`
+}
+
+// handleClassify embeds the inputs once and runs every requested head on
+// the same vectors. The heads are taken from one registry snapshot, so a
+// head swapped in meanwhile never mixes into this response.
+func (s *Server) handleClassify(c echo.Context) error {
+	var req ClassifyRequest
+	if err := decodeJSON(c, s.cfg.PayloadLimit, &req); err != nil {
+		return err
+	}
+	if err := s.checkInputs(req.Inputs, "inputs"); err != nil {
+		return err
+	}
+	topK := 1
+	if req.TopK != nil {
+		if *req.TopK < 1 {
+			return badRequest("top_k must be at least 1, got %d", *req.TopK)
+		}
+		topK = *req.TopK
+	}
+	heads, keyed, err := s.resolveHeads(req.Head, req.Heads)
+	if err != nil {
+		return err
+	}
+	truncate := req.Truncate == nil || *req.Truncate
+
+	em, err := s.embedTexts(c, req.Inputs.Texts, truncate)
+	if err != nil {
+		return err
+	}
+	var normalized [][]float32 // computed once, shared by heads that want it
+	results := make(map[string]any, len(heads))
+	for _, lh := range heads {
+		x := em.vectors
+		if lh.Info.Normalize && !em.model.info.Normalized {
+			if normalized == nil {
+				normalized = l2normalized(em.vectors)
+			}
+			x = normalized
+		}
+		rows, err := predict(lh, x, topK)
+		if err != nil {
+			return err
+		}
+		if req.Inputs.Single {
+			results[lh.Name] = rows[0]
+		} else {
+			results[lh.Name] = rows
+		}
+	}
+	setTimingHeaders(c, em)
+	if keyed {
+		return c.JSON(http.StatusOK, results)
+	}
+	return c.JSON(http.StatusOK, results[heads[0].Name])
+}
+
+// resolveHeads picks the heads a request names from one snapshot. keyed
+// is true when the answer must be an object keyed by head name.
+func (s *Server) resolveHeads(one string, many []string) ([]*LoadedHead, bool, error) {
+	snap := s.heads.Snapshot()
+	if one != "" && len(many) > 0 {
+		return nil, false, badRequest("send either \"head\" or \"heads\", not both")
+	}
+	if len(snap) == 0 {
+		return nil, false, notFound("no heads are loaded; train one with `bertserve train --out HEADS_DIR/NAME` or POST /v1/heads/NAME/train")
+	}
+	names := many
+	keyed := len(many) > 0
+	if one != "" {
+		names = []string{one}
+	}
+	if len(names) == 0 {
+		if len(snap) > 1 {
+			return nil, false, badRequest("several heads are loaded; name one with \"head\": one of %s", quoteList(sortedKeys(snap)))
+		}
+		for name := range snap {
+			names = []string{name}
+		}
+	}
+	out := make([]*LoadedHead, 0, len(names))
+	seen := map[string]bool{}
+	for _, n := range names {
+		lh, ok := snap[n]
+		if !ok {
+			return nil, false, notFound("unknown head %q; loaded heads: %s", n, quoteList(sortedKeys(snap)))
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, lh)
+		}
+	}
+	return out, keyed, nil
+}
+
+// predict runs one head and turns probabilities into sorted label scores.
+func predict(lh *LoadedHead, x [][]float32, topK int) ([][]LabelScore, error) {
+	if len(x) > 0 && len(x[0]) != lh.Head.Dim() {
+		return nil, backendError(nil, "head %q expects %d-dimensional embeddings but the model gives %d; retrain it on this model",
+			lh.Name, lh.Head.Dim(), len(x[0]))
+	}
+	probs, err := lh.Head.PredictProba(x)
+	if err != nil {
+		return nil, backendError(err, "head %q failed: %v", lh.Name, err)
+	}
+	if len(probs) != len(x) {
+		return nil, backendError(nil, "head %q returned %d rows for %d inputs", lh.Name, len(probs), len(x))
+	}
+	k := min(topK, len(lh.Labels))
+	out := make([][]LabelScore, len(probs))
+	for i, p := range probs {
+		if len(p) != len(lh.Labels) {
+			return nil, backendError(nil, "head %q returned %d scores for %d labels", lh.Name, len(p), len(lh.Labels))
+		}
+		row := make([]LabelScore, len(p))
+		for j, v := range p {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, backendError(nil, "head %q returned a non-finite score for input %d", lh.Name, i)
+			}
+			row[j] = LabelScore{Label: lh.Labels[j], Score: v}
+		}
+		// Best first; ties keep the head's label order.
+		slices.SortStableFunc(row, func(a, b LabelScore) int { return cmp.Compare(b.Score, a.Score) })
+		out[i] = row[:k:k]
+	}
+	return out, nil
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

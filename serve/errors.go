@@ -1,0 +1,186 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ErrorType is the machine-readable kind of an API error, as Text
+// Embeddings Inference names them.
+type ErrorType string
+
+// The error types a client can see in the "error_type" field.
+const (
+	// ErrValidation: the request was malformed, too large, or named
+	// something that does not exist.
+	ErrValidation ErrorType = "validation"
+	// ErrTokenizer: the input could not be tokenized as given.
+	ErrTokenizer ErrorType = "tokenizer"
+	// ErrOverloaded: the server is at capacity; retry after Retry-After.
+	ErrOverloaded ErrorType = "overloaded"
+	// ErrBackend: the encoder or a head failed, timed out or is not loaded.
+	ErrBackend ErrorType = "backend"
+	// ErrAuth: a token was missing or wrong, or the route is disabled.
+	ErrAuth ErrorType = "auth"
+)
+
+// Error is the one error type handlers return. The server's error handler
+// writes it as {"error": Message, "error_type": Type} with status Code and,
+// when RetryAfter is set, a Retry-After header.
+type Error struct {
+	Code       int
+	Type       ErrorType
+	Message    string
+	RetryAfter time.Duration
+	// Err is the underlying cause, kept for logs and errors.Is; it is not
+	// sent to the client beyond what Message says.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s (%d %s): %v", e.Message, e.Code, e.Type, e.Err)
+	}
+	return fmt.Sprintf("%s (%d %s)", e.Message, e.Code, e.Type)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error     string    `json:"error"`
+	ErrorType ErrorType `json:"error_type"`
+}
+
+func newError(code int, typ ErrorType, format string, args ...any) *Error {
+	return &Error{Code: code, Type: typ, Message: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, ErrValidation, format, args...)
+}
+
+func tooLarge(format string, args ...any) *Error {
+	return newError(http.StatusRequestEntityTooLarge, ErrValidation, format, args...)
+}
+
+func notFound(format string, args ...any) *Error {
+	return newError(http.StatusNotFound, ErrValidation, format, args...)
+}
+
+func unsupportedMedia(format string, args ...any) *Error {
+	return newError(http.StatusUnsupportedMediaType, ErrValidation, format, args...)
+}
+
+func conflict(format string, args ...any) *Error {
+	return newError(http.StatusConflict, ErrValidation, format, args...)
+}
+
+func unprocessable(format string, args ...any) *Error {
+	return newError(http.StatusUnprocessableEntity, ErrValidation, format, args...)
+}
+
+func overloaded(retry time.Duration, format string, args ...any) *Error {
+	e := newError(http.StatusTooManyRequests, ErrOverloaded, format, args...)
+	e.RetryAfter = retry
+	return e
+}
+
+func backendError(err error, format string, args ...any) *Error {
+	e := newError(http.StatusInternalServerError, ErrBackend, format, args...)
+	e.Err = err
+	return e
+}
+
+func notReady() *Error {
+	e := newError(http.StatusServiceUnavailable, ErrBackend, "the model is still loading; retry when GET /ready returns 200")
+	e.RetryAfter = time.Second
+	return e
+}
+
+// contextError turns a cancelled or timed-out request context into the
+// matching API error: 503 when the request never left the queue, 504 when
+// the encoder was already working on it.
+func contextError(err error, timeout time.Duration, started bool) *Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		if !started {
+			e := newError(http.StatusServiceUnavailable, ErrOverloaded,
+				"request timed out after %s waiting for the encoder; retry later or raise --request-timeout", timeout)
+			e.RetryAfter = time.Second
+			e.Err = err
+			return e
+		}
+		e := newError(http.StatusGatewayTimeout, ErrBackend,
+			"request timed out after %s while the encoder was working on it; send fewer or shorter inputs or raise --request-timeout", timeout)
+		e.Err = err
+		return e
+	}
+	// The client went away. Nobody reads this response; 499 is what nginx
+	// logs for it and keeps the metrics honest.
+	e := newError(StatusClientClosedRequest, ErrValidation, "client closed the request")
+	e.Err = err
+	return e
+}
+
+// StatusClientClosedRequest is recorded for requests whose client
+// disconnected before the answer was ready (nginx's convention).
+const StatusClientClosedRequest = 499
+
+// errorHandler is the echo.HTTPErrorHandler of the server: every error,
+// ours or echo's (no route, wrong method, body limit), leaves as ErrorBody.
+func errorHandler(log func(c echo.Context, err error)) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		apiErr := toAPIError(err)
+		if apiErr.Code >= 500 && log != nil {
+			log(c, err)
+		}
+		if apiErr.RetryAfter > 0 {
+			secs := int((apiErr.RetryAfter + time.Second - 1) / time.Second)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		}
+		if apiErr.Code == http.StatusUnauthorized {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bertserve"`)
+		}
+		body := ErrorBody{Error: apiErr.Message, ErrorType: apiErr.Type}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(apiErr.Code)
+			return
+		}
+		_ = c.JSON(apiErr.Code, body)
+	}
+}
+
+// toAPIError resolves any error into an *Error.
+func toAPIError(err error) *Error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && s != "" {
+			msg = s
+		}
+		typ := ErrValidation
+		switch {
+		case he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden:
+			typ = ErrAuth
+		case he.Code == http.StatusTooManyRequests:
+			typ = ErrOverloaded
+		case he.Code >= 500:
+			typ = ErrBackend
+		}
+		return &Error{Code: he.Code, Type: typ, Message: msg, Err: err}
+	}
+	return backendError(err, "internal error: %v", err)
+}

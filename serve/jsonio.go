@@ -1,0 +1,176 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+)
+
+// JSONFloat is a float64 that encodes NaN and ±Inf as null instead of
+// failing the whole response.
+type JSONFloat float64
+
+// MarshalJSON implements json.Marshaler.
+func (f JSONFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler; null reads as NaN.
+func (f *JSONFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = JSONFloat(math.NaN())
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = JSONFloat(v)
+	return nil
+}
+
+// Inputs is the "inputs" field of TEI and pipeline requests: one string or
+// a list of strings. Single remembers which, because the response shape
+// follows it.
+type Inputs struct {
+	Texts  []string
+	Single bool
+	// Set is true when the field was present and not null.
+	Set bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (in *Inputs) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*in = Inputs{}
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*in = Inputs{Texts: []string{s}, Single: true, Set: true}
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		texts := make([]string, len(list))
+		for i, raw := range list {
+			if err := json.Unmarshal(raw, &texts[i]); err != nil {
+				return fmt.Errorf("input %d must be a string, got %s (token-id inputs are not supported)", i, kindOf(raw))
+			}
+		}
+		*in = Inputs{Texts: texts, Set: true}
+		return nil
+	default:
+		return fmt.Errorf("the input must be a string or a list of strings, got %s", kindOf(b))
+	}
+}
+
+func kindOf(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '[':
+		return "a list"
+	case '{':
+		return "an object"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// requireJSON answers 415 unless the request says its body is JSON.
+func requireJSON(c echo.Context) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != echo.MIMEApplicationJSON && !isJSONSuffix(mt)) {
+		return unsupportedMedia("expected Content-Type: application/json, got %q; add -H 'Content-Type: application/json'", ct)
+	}
+	return nil
+}
+
+func isJSONSuffix(mt string) bool {
+	return len(mt) > 5 && mt[len(mt)-5:] == "+json"
+}
+
+// readBody reads at most limit bytes of the request body; a longer body is
+// a 413 validation error.
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength > limit {
+		return nil, tooLarge("request body of %d bytes is over the %d-byte limit (--payload-limit)", r.ContentLength, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, badRequest("reading the request body: %v", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge("request body is over the %d-byte limit (--payload-limit)", limit)
+	}
+	return data, nil
+}
+
+// decodeJSON checks the content type, reads the body within limit and
+// decodes it into v, mapping every failure to a validation error.
+func decodeJSON(c echo.Context, limit int64, v any) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	data, err := readBody(c, limit)
+	if err != nil {
+		return err
+	}
+	return unmarshalBody(data, v)
+}
+
+func unmarshalBody(data []byte, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return badRequest("the request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return badRequest("malformed JSON at byte %d: %v", syn.Offset, err)
+		case errors.As(err, &typ):
+			if typ.Field != "" {
+				return badRequest("field %q must be %s, got %s", typ.Field, typ.Type, typ.Value)
+			}
+			return badRequest("the body must be a JSON object, got %s", typ.Value)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return badRequest("malformed JSON: the body ends in the middle of a value")
+		default:
+			return badRequest("invalid request: %v", err)
+		}
+	}
+	if dec.More() {
+		return badRequest("malformed JSON: more than one value in the body")
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Server is the HTTP API: one encoder, any number of heads, a cross-request
+// batcher in front of the encoder, training jobs, metrics and the web page.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	e        *echo.Echo
+	embedder atomic.Pointer[embedderBox]
+	batcher  *Batcher
+	limiter  *ConcurrencyLimiter
+	heads    *Registry
+	jobs     *jobManager
+	metrics  *serverMetrics
+	routes   map[string]bool
+
+	headsLoaded atomic.Bool
+	httpSrv     *http.Server
+	shutdown    sync.Once
+}
+
+type embedderBox struct {
+	e    Embedder
+	info ModelInfo
+}
+
+// New builds a server. It does not listen: use Serve, or Handler with your
+// own http.Server.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, heads: NewRegistry(), routes: map[string]bool{}}
+	s.limiter = ConcurrencyLimit(ConcurrencyLimitConfig{Max: cfg.MaxConcurrentRequests})
+	s.jobs = newJobManager(s)
+	s.metrics = newServerMetrics(
+		func() float64 { return float64(s.batcher.Depth()) },
+		func() float64 { return float64(s.limiter.InFlight()) },
+		func() float64 { return float64(s.heads.Len()) },
+		s.jobs.stateCounts,
+	)
+	s.batcher = NewBatcher(BatcherConfig{
+		Embed:            s.embedBatch,
+		MaxBatchTokens:   cfg.MaxBatchTokens,
+		MaxBatchRequests: cfg.MaxBatchRequests,
+		MaxWait:          cfg.MaxWait,
+		Workers:          cfg.Workers,
+		QueueSize:        cfg.MaxConcurrentRequests,
+		Observe:          s.metrics.observeBatch,
+	})
+	if cfg.Embedder != nil {
+		if err := s.SetEmbedder(cfg.Embedder); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Store == nil {
+		s.headsLoaded.Store(true)
+	}
+	s.e = s.newEcho()
+	return s, nil
+}
+
+// SetEmbedder installs the encoder (once the model has loaded). It may
+// replace a previous one; requests already queued use the new one.
+func (s *Server) SetEmbedder(e Embedder) error {
+	if e == nil {
+		return errors.New("serve: nil embedder")
+	}
+	info := e.Info()
+	if info.Dim <= 0 {
+		return fmt.Errorf("serve: the encoder reports dimension %d", info.Dim)
+	}
+	s.embedder.Store(&embedderBox{e: e, info: info})
+	return nil
+}
+
+func (s *Server) model() (*embedderBox, error) {
+	b := s.embedder.Load()
+	if b == nil {
+		return nil, notReady()
+	}
+	return b, nil
+}
+
+// Ready reports whether the model is loaded and the stored heads are read.
+func (s *Server) Ready() bool { return s.embedder.Load() != nil && s.headsLoaded.Load() }
+
+// Heads is the registry of served heads.
+func (s *Server) Heads() *Registry { return s.heads }
+
+// Handler is the HTTP handler (an *echo.Echo).
+func (s *Server) Handler() http.Handler { return s.e }
+
+// LoadHeads reads every head in the store into the registry. A head that
+// fails to load, or whose dimension differs from the encoder's, is logged
+// and skipped: one bad directory must not keep the others from serving.
+// It returns the names loaded.
+func (s *Server) LoadHeads() ([]string, error) {
+	defer s.headsLoaded.Store(true)
+	if s.cfg.Store == nil {
+		return nil, nil
+	}
+	names, err := s.cfg.Store.Names()
+	if err != nil {
+		return nil, err
+	}
+	var loaded []string
+	for _, name := range names {
+		h, err := s.cfg.Store.Load(name)
+		if err != nil {
+			s.log.Error("skipping head", "head", name, "err", err)
+			continue
+		}
+		if err := s.checkHeadDim(name, h); err != nil {
+			s.log.Error("skipping head", "head", name, "err", err)
+			continue
+		}
+		if _, err := s.heads.Put(name, h); err != nil {
+			s.log.Error("skipping head", "head", name, "err", err)
+			continue
+		}
+		s.log.Info("head loaded", "head", name, "labels", h.Labels())
+		loaded = append(loaded, name)
+	}
+	return loaded, nil
+}
+
+func (s *Server) checkHeadDim(name string, h Head) error {
+	if b := s.embedder.Load(); b != nil && h.Dim() != b.info.Dim {
+		return fmt.Errorf("head %q expects %d-dimensional embeddings but the model %q gives %d; retrain it on this model",
+			name, h.Dim(), b.info.Name, b.info.Dim)
+	}
+	return nil
+}
+
+// embedBatch is the batcher's encoder call.
+func (s *Server) embedBatch(ctx context.Context, texts []string) (*Embeddings, error) {
+	b := s.embedder.Load()
+	if b == nil {
+		return nil, notReady()
+	}
+	return b.e.Embed(ctx, texts)
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// graceful shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.httpSrv = srv
+	s.log.Info("listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, waits for in-flight requests until
+// ctx ends, cancels training jobs (nothing half-trained is saved) and stops
+// the batcher. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdown.Do(func() {
+		if s.httpSrv != nil {
+			if e := s.httpSrv.Shutdown(ctx); e != nil {
+				err = fmt.Errorf("waiting for in-flight requests: %w", e)
+				s.httpSrv.Close()
+			}
+		}
+		s.jobs.shutdown(ctx)
+		s.batcher.Close()
+	})
+	return err
+}
+
+// Close releases the batcher and jobs without the HTTP shutdown (for tests
+// that use Handler directly).
+func (s *Server) Close() { _ = s.Shutdown(context.Background()) }
+
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = errorHandler(func(c echo.Context, err error) {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	})
+	e.Use(s.observe, s.recover)
+
+	read := BearerAuth(BearerAuthConfig{Tokens: []string{s.cfg.APIKey, s.cfg.AdminToken}, What: "API key"})
+	if s.cfg.APIKey == "" {
+		read = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	admin := BearerAuth(BearerAuthConfig{Tokens: []string{s.cfg.AdminToken}, What: "admin token",
+		DisabledMessage: "admin routes are disabled: start the server with --admin-token or BERTSERVE_ADMIN_TOKEN"})
+	infer := []echo.MiddlewareFunc{read, s.limiter.Middleware, Timeout(TimeoutConfig{Timeout: s.cfg.RequestTimeout})}
+
+	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		e.Add(method, path, h, m...)
+		s.routes[path] = true
+	}
+	add(http.MethodGet, "/", s.handlePage)
+	add(http.MethodGet, "/health", s.handleHealth)
+	add(http.MethodGet, "/ready", s.handleReady)
+	add(http.MethodGet, "/metrics", s.handleMetrics)
+	add(http.MethodGet, "/info", s.handleInfo, read)
+
+	add(http.MethodPost, "/v1/classify", s.handleClassify, infer...)
+	add(http.MethodPost, "/embed", s.handleEmbed, infer...)
+	add(http.MethodPost, "/v1/embeddings", s.handleOpenAIEmbeddings, infer...)
+	add(http.MethodPost, "/tokenize", s.handleTokenize, infer...)
+
+	add(http.MethodGet, "/v1/heads", s.handleListHeads, read)
+	add(http.MethodGet, "/v1/heads/:name", s.handleGetHead, read)
+	add(http.MethodDelete, "/v1/heads/:name", s.handleDeleteHead, admin)
+	add(http.MethodPost, "/v1/heads/:name/train", s.handleTrain, admin)
+	add(http.MethodGet, "/v1/jobs", s.handleListJobs, read)
+	add(http.MethodGet, "/v1/jobs/:id", s.handleGetJob, read)
+	add(http.MethodDelete, "/v1/jobs/:id", s.handleCancelJob, admin)
+	return e
+}
+
+const startKey = "bertserve.start"
+
+// observe records metrics and logs for every request and resolves errors
+// here, so the status code it records is the one the client saw.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		c.Set(startKey, start)
+		req := c.Request()
+		id := req.Header.Get(echo.HeaderXRequestID)
+		if id == "" || len(id) > 128 {
+			id = randomHex(8)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+
+		err := next(c)
+		status := c.Response().Status
+		var apiErr *Error
+		if err != nil {
+			c.Error(err)
+			status = c.Response().Status
+			if errors.As(err, &apiErr) && apiErr.Code == StatusClientClosedRequest {
+				status = StatusClientClosedRequest
+			}
+		}
+		route := c.Path()
+		if !s.routes[route] {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		s.metrics.observeRequest(route, req.Method, status, d)
+
+		level := slog.LevelDebug
+		switch {
+		case status >= 500:
+			level = slog.LevelWarn
+		case status >= 400:
+			level = slog.LevelInfo
+		}
+		if s.log.Enabled(req.Context(), level) {
+			attrs := []slog.Attr{
+				slog.String("id", id), slog.String("method", req.Method), slog.String("path", req.URL.Path),
+				slog.Int("status", status), slog.Duration("duration", d), slog.String("remote", c.RealIP()),
+			}
+			if err != nil {
+				attrs = append(attrs, slog.String("err", err.Error()))
+			}
+			s.log.LogAttrs(context.Background(), level, "request", attrs...)
+		}
+		return nil
+	}
+}
+
+// recover turns a handler panic into a 500 and a log line with the stack,
+// so one bad request cannot take the server down. (echo's own Recover
+// lives in a package that pulls in golang.org/x/time.)
+func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				stack := make([]byte, 8<<10)
+				stack = stack[:runtime.Stack(stack, false)]
+				s.log.Error("handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(p), "stack", string(stack))
+				err = backendError(fmt.Errorf("panic: %v", p), "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+func requestStart(c echo.Context) time.Time {
+	if t, ok := c.Get(startKey).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
