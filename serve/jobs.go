@@ -29,21 +29,21 @@ func (s JobState) final() bool { return s == JobSucceeded || s == JobFailed || s
 
 // JobView is a training job as GET /v1/jobs/{id} shows it.
 type JobView struct {
-	ID         string       `json:"id"`
-	Head       string       `json:"head"`
-	State      JobState     `json:"state"`
-	CreatedAt  time.Time    `json:"created_at"`
-	StartedAt  time.Time    `json:"started_at,omitzero"`
-	FinishedAt time.Time    `json:"finished_at,omitzero"`
-	Examples   int          `json:"examples"`
-	Labels     []string     `json:"labels"`
-	Embedded   int          `json:"embedded"`
-	Epoch      int          `json:"epoch"`
-	Epochs     int          `json:"epochs"`
-	Curves     Curves       `json:"curves"`
+	ID         string             `json:"id"`
+	Head       string             `json:"head"`
+	State      JobState           `json:"state"`
+	CreatedAt  time.Time          `json:"created_at"`
+	StartedAt  time.Time          `json:"started_at,omitzero"`
+	FinishedAt time.Time          `json:"finished_at,omitzero"`
+	Examples   int                `json:"examples"`
+	Labels     []string           `json:"labels"`
+	Embedded   int                `json:"embedded"`
+	Epoch      int                `json:"epoch"`
+	Epochs     int                `json:"epochs"`
+	Curves     Curves             `json:"curves"`
 	Metrics    map[string]float64 `json:"metrics,omitempty"`
-	Options    TrainOptions `json:"options"`
-	Error      string       `json:"error,omitempty"`
+	Options    TrainOptions       `json:"options"`
+	Error      string             `json:"error,omitempty"`
 }
 
 type job struct {

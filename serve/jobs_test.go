@@ -128,8 +128,8 @@ func TestTrainingUploadFormats(t *testing.T) {
 
 	cases := []struct {
 		name, ct, path, body string
-		labels              string
-		epochs              int
+		labels               string
+		epochs               int
 	}{
 		{"jsonl", "application/x-ndjson", "/v1/heads/h1/train", `{"text": "a", "label": 1}` + "\n" + `{"text": "b", "label": 0}` + "\n\n" + `{"text": "c", "label": 1}` + "\n" + `{"text": "d", "label": 0}`, "1,0", 0},
 		{"tsv", "text/tab-separated-values", "/v1/heads/h2/train?text_col=review&label_col=stars", "stars\treview\n5\tgood\n1\tbad\n5\tnice\n1\tpoor\n", "5,1", 0},

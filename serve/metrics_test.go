@@ -70,11 +70,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	text := rec.Body.String()
 	checks := map[string]float64{
-		`bertserve_requests_total{route="/v1/classify",method="POST",code="200"}`: 3,
-		`bertserve_requests_total{route="/v1/classify",method="POST",code="400"}`: 1,
+		`bertserve_requests_total{route="/v1/classify",method="POST",code="200"}`:   3,
+		`bertserve_requests_total{route="/v1/classify",method="POST",code="400"}`:   1,
 		`bertserve_requests_total{route="/v1/heads/:name",method="GET",code="404"}`: 1,
 		`bertserve_requests_total{route="unmatched",method="GET",code="404"}`:       1,
-		`bertserve_request_duration_seconds_count{route="/v1/classify"}`:          4,
+		`bertserve_request_duration_seconds_count{route="/v1/classify"}`:            4,
 		`bertserve_queue_duration_seconds_count`:                                    3,
 		`bertserve_tokenize_duration_seconds_count`:                                 3,
 		`bertserve_inference_duration_seconds_count`:                                3,
