@@ -151,8 +151,13 @@ type Batch struct {
 	Len  int   // padded length: the longest row
 }
 
+// MaxPaddingWaste bounds the padding of one batch: PlanBatches starts a new
+// batch rather than let padded/real tokens - 1 exceed it.
+const MaxPaddingWaste = 0.06
+
 // PlanBatches sorts rows by length and groups neighbours so that no batch
-// exceeds budget padded tokens (rows × longest row) or maxRows rows. A row
+// exceeds budget padded tokens (rows × longest row) or maxRows rows, and no
+// batch wastes more than MaxPaddingWaste of its tokens on padding. A row
 // longer than the budget gets a batch of its own.
 func PlanBatches(lengths []int, budget, maxRows int) []Batch {
 	order := make([]int, len(lengths))
@@ -162,14 +167,19 @@ func PlanBatches(lengths []int, budget, maxRows int) []Batch {
 	sort.SliceStable(order, func(a, b int) bool { return lengths[order[a]] < lengths[order[b]] })
 	var out []Batch
 	var cur Batch
+	real := 0
 	for _, i := range order {
 		l := lengths[i]
-		if len(cur.Rows) > 0 && ((len(cur.Rows)+1)*l > budget || len(cur.Rows) >= maxRows) {
-			out = append(out, cur)
-			cur = Batch{}
+		if n := len(cur.Rows); n > 0 {
+			padded := (n + 1) * l
+			if padded > budget || n >= maxRows || float64(padded) > (1+MaxPaddingWaste)*float64(real+l) {
+				out = append(out, cur)
+				cur, real = Batch{}, 0
+			}
 		}
 		cur.Rows = append(cur.Rows, i)
 		cur.Len = l // ascending, so the newest row is the longest
+		real += l
 	}
 	if len(cur.Rows) > 0 {
 		out = append(out, cur)

@@ -18,6 +18,8 @@ func TestPlanBatches(t *testing.T) {
 		{"budget splits", []int{10, 10, 10, 10}, 20, 10, 2},
 		{"max rows splits", []int{1, 1, 1, 1, 1}, 100, 2, 3},
 		{"over-long row alone", []int{3, 500, 3}, 100, 10, 2},
+		{"waste splits", []int{10, 10, 10, 20}, 1000, 10, 2},
+		{"equal lengths share", []int{7, 7, 7, 7, 7, 7}, 1000, 10, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -29,6 +31,13 @@ func TestPlanBatches(t *testing.T) {
 			for _, b := range bs {
 				if len(b.Rows) > 1 && len(b.Rows)*b.Len > tc.budget {
 					t.Errorf("batch %+v exceeds the budget %d", b, tc.budget)
+				}
+				real := 0
+				for _, r := range b.Rows {
+					real += tc.lengths[r]
+				}
+				if len(b.Rows) > 1 && float64(len(b.Rows)*b.Len) > (1+MaxPaddingWaste)*float64(real) {
+					t.Errorf("batch %+v wastes more than %.0f%% on padding", b, 100*MaxPaddingWaste)
 				}
 				if len(b.Rows) > tc.maxRows {
 					t.Errorf("batch %+v exceeds %d rows", b, tc.maxRows)
