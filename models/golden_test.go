@@ -90,6 +90,11 @@ func repoRoot(t testing.TB) string {
 func weightsDigest(t testing.TB, w Weights) ([]byte, string) {
 	t.Helper()
 	var buf bytes.Buffer
+	n := 0
+	for _, t := range w {
+		n += 4*len(t.Data) + 128
+	}
+	buf.Grow(n)
 	if err := safetensors.Write(&buf, w, nil); err != nil {
 		t.Fatal(err)
 	}
