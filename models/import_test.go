@@ -196,8 +196,8 @@ func TestReadmeLicense(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for content, want := range map[string]string{
-		"---\nlicense: \"mit\"\n---\n":   "mit",
-		"# no front matter\nlicense: x\n": "",
+		"---\nlicense: \"mit\"\n---\n":     "mit",
+		"# no front matter\nlicense: x\n":  "",
 		"---\ntags: []\n---\nlicense: x\n": "",
 	} {
 		p := writeFile(t, filepath.Join(dir, "README.md"), content)
