@@ -20,8 +20,10 @@ type BatcherConfig struct {
 	// merging. Default 32.
 	MaxBatchRequests int
 	// MaxWait is how long a batch may wait for company, counted from the
-	// arrival of its first request; a request that already waited that long
-	// behind a busy encoder is sent with whatever is queued, at once.
+	// arrival of its first request. It only waits while requests announced
+	// with Expect are still on their way (being tokenized): a lone request
+	// goes at once, and one that already waited MaxWait behind a busy
+	// encoder is sent with whatever is queued.
 	MaxWait time.Duration
 	// Workers is the number of batches embedded at once. Default 1.
 	Workers int
@@ -85,6 +87,8 @@ type Batcher struct {
 	cfg    BatcherConfig
 	queue  chan *batchItem
 	depth  atomic.Int64
+	// expected counts requests announced by Expect and not yet queued.
+	expected atomic.Int64
 	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
@@ -138,9 +142,43 @@ func NewBatcher(cfg BatcherConfig) *Batcher {
 // Depth is the number of requests waiting for an encoder call.
 func (b *Batcher) Depth() int { return int(b.depth.Load()) }
 
+// Ticket is a request announced to the batcher before its texts are
+// ready. Submit or Cancel it exactly once.
+type Ticket struct {
+	b    *Batcher
+	done atomic.Bool
+}
+
+// Expect announces a request that will be submitted soon. While announced
+// requests are pending, a batch being filled waits for them (up to
+// MaxWait); with none pending it leaves at once.
+func (b *Batcher) Expect() *Ticket {
+	b.expected.Add(1)
+	return &Ticket{b: b}
+}
+
+// Cancel withdraws the announcement; it is a no-op after Submit.
+func (t *Ticket) Cancel() {
+	if t.done.CompareAndSwap(false, true) {
+		t.b.expected.Add(-1)
+	}
+}
+
+// Submit is Batcher.Submit for an announced request.
+func (t *Ticket) Submit(ctx context.Context, texts []string, tokens int) (*BatchResult, error) {
+	return t.b.submit(ctx, texts, tokens, t)
+}
+
 // Submit queues texts (tokens is their total token count, used for the
 // batch budget) and waits for their vectors or for ctx to end.
 func (b *Batcher) Submit(ctx context.Context, texts []string, tokens int) (*BatchResult, error) {
+	return b.submit(ctx, texts, tokens, nil)
+}
+
+func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Ticket) (*BatchResult, error) {
+	if t != nil {
+		defer t.Cancel() // covers every early return
+	}
 	if len(texts) == 0 {
 		return &BatchResult{}, nil
 	}
@@ -156,6 +194,9 @@ func (b *Batcher) Submit(ctx context.Context, texts []string, tokens int) (*Batc
 	select {
 	case b.queue <- it:
 		b.depth.Add(1)
+		if t != nil {
+			t.Cancel() // queued: no longer on its way
+		}
 	default:
 		b.mu.RUnlock()
 		return nil, ErrQueueFull
@@ -222,13 +263,13 @@ func (b *Batcher) collect(batch []*batchItem, tokens int, deadline time.Time) ([
 	for len(batch) < b.cfg.MaxBatchRequests && tokens < b.cfg.MaxBatchTokens {
 		var it *batchItem
 		var ok bool
-		if timeout == nil {
-			select {
-			case it, ok = <-b.queue:
-			default:
+		select {
+		case it, ok = <-b.queue:
+		default:
+			// Nothing queued: wait only if someone is on the way.
+			if timeout == nil || b.expected.Load() == 0 {
 				return batch, nil
 			}
-		} else {
 			select {
 			case it, ok = <-b.queue:
 			case <-timeout:

@@ -157,10 +157,11 @@ func TestBatcherFullBatchDoesNotWaitForMaxWait(t *testing.T) {
 	b := NewBatcher(BatcherConfig{Embed: embed, MaxBatchRequests: 2, MaxWait: 5 * time.Second})
 	defer b.Close()
 	start := time.Now()
+	tickets := []*Ticket{b.Expect(), b.Expect()}
 	var wg sync.WaitGroup
-	for i := range 2 {
+	for i, tk := range tickets {
 		wg.Go(func() {
-			if _, err := b.Submit(context.Background(), []string{fmt.Sprint(i)}, 1); err != nil {
+			if _, err := tk.Submit(context.Background(), []string{fmt.Sprint(i)}, 1); err != nil {
 				t.Error(err)
 			}
 		})
@@ -170,7 +171,60 @@ func TestBatcherFullBatchDoesNotWaitForMaxWait(t *testing.T) {
 		t.Errorf("a full batch waited %s", d)
 	}
 	if cs := calls(); len(cs) != 1 {
-		t.Errorf("two requests in %d calls, want 1", len(cs))
+		t.Errorf("two announced requests in %d calls, want 1", len(cs))
+	}
+}
+
+func TestBatcherWaitsOnlyForAnnouncedRequests(t *testing.T) {
+	t.Parallel()
+	embed, calls := recordingEmbed(0)
+	b := NewBatcher(BatcherConfig{Embed: embed, MaxBatchRequests: 8, MaxWait: 5 * time.Second})
+	defer b.Close()
+
+	// A lone request leaves at once: nobody is on the way.
+	start := time.Now()
+	if _, err := b.Submit(context.Background(), []string{"alone"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a lone request waited %s", d)
+	}
+
+	// With a request announced, the first one waits for it.
+	late := b.Expect()
+	first := make(chan error, 1)
+	go func() { _, err := b.Submit(context.Background(), []string{"early"}, 1); first <- err }()
+	waitFor(t, func() bool { return b.Depth() == 1 }) // "early" is queued or being collected
+	time.Sleep(20 * time.Millisecond)
+	if n := len(calls()); n != 1 {
+		t.Fatalf("%d calls: \"early\" did not wait for the announced request", n)
+	}
+	if _, err := late.Submit(context.Background(), []string{"late"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	cs := calls()
+	if len(cs) != 2 || strings.Join(cs[1], ",") != "early,late" {
+		t.Errorf("calls %v, want [alone] then [early late]", cs)
+	}
+
+	// A withdrawn announcement does not hold a batch beyond MaxWait.
+	b2 := NewBatcher(BatcherConfig{Embed: embed, MaxBatchRequests: 8, MaxWait: 50 * time.Millisecond})
+	defer b2.Close()
+	tk := b2.Expect()
+	start = time.Now()
+	if _, err := b2.Submit(context.Background(), []string{"x"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	tk.Cancel()
+	tk.Cancel() // idempotent
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("waited %s for a request that never came", d)
+	}
+	if n := b2.expected.Load(); n != 0 {
+		t.Errorf("%d announcements left", n)
 	}
 }
 

@@ -60,6 +60,10 @@ type Config struct {
 	// tokenize, info, heads, jobs); the admin token is accepted too.
 	APIKey string
 
+	// ForceHeads serves heads trained on another encoder (or pooling) of
+	// the same dimension, as `--force` does for the CLI.
+	ForceHeads bool
+
 	// MaxJobs is the number of training jobs that run at once (default 1);
 	// MaxPendingJobs bounds those waiting (default 4; beyond it, 429).
 	MaxJobs, MaxPendingJobs int

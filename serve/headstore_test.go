@@ -173,3 +173,37 @@ func TestRegistrySnapshotIsStable(t *testing.T) {
 		t.Error("removing a missing head reported success")
 	}
 }
+
+func TestLoadHeadsChecksTheEncoder(t *testing.T) {
+	t.Parallel()
+	mk := func(mod func(h *fakeHead)) Head {
+		h := newFakeHead("a", "b")
+		h.info.EncoderDigest = "sha256:fake"
+		h.info.Pooling = "mean"
+		mod(h)
+		return h
+	}
+	store := newMemStore()
+	store.Save("ok", mk(func(*fakeHead) {}))
+	store.Save("unknown-origin", mk(func(h *fakeHead) { h.info.EncoderDigest = ""; h.info.Pooling = "" }))
+	store.Save("other-encoder", mk(func(h *fakeHead) { h.info.EncoderDigest = "sha256:other" }))
+	store.Save("other-pooling", mk(func(h *fakeHead) { h.info.Pooling = "cls" }))
+	store.Save("other-dim", mk(func(h *fakeHead) { h.dim = 3 }))
+	for _, tc := range []struct {
+		force      bool
+		normalized bool
+		want       []string
+	}{
+		{false, false, []string{"ok", "unknown-origin"}},
+		{true, false, []string{"ok", "other-encoder", "other-pooling", "unknown-origin"}},
+		{false, true, nil}, // a normalising encoder cannot feed raw-embedding heads
+	} {
+		s, emb := testServer(t, func(c *Config) { c.Store = store; c.ForceHeads = tc.force })
+		emb.normalized = tc.normalized
+		s.SetEmbedder(emb)
+		names, err := s.LoadHeads()
+		if err != nil || !slices.Equal(names, tc.want) {
+			t.Errorf("force=%v normalized=%v: loaded %v (%v), want %v", tc.force, tc.normalized, names, err, tc.want)
+		}
+	}
+}

@@ -46,6 +46,8 @@ func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*emb
 		return nil, err
 	}
 	out := &embedded{model: m, tokenCounts: make([]int, len(texts))}
+	ticket := s.batcher.Expect() // lets a filling batch wait for these texts
+	defer ticket.Cancel()
 	t0 := time.Now()
 	for i, t := range texts {
 		toks := m.e.Tokenize(t, m.info.MaxLength)
@@ -61,7 +63,7 @@ func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*emb
 	out.tokenizeTime = time.Since(t0)
 	s.metrics.tokenize.observe(out.tokenizeTime.Seconds())
 
-	res, err := s.batcher.Submit(c.Request().Context(), texts, out.tokens)
+	res, err := ticket.Submit(c.Request().Context(), texts, out.tokens)
 	if err != nil {
 		var we *WaitError
 		switch {

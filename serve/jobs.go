@@ -288,7 +288,10 @@ func (m *jobManager) train(j *job) (map[string]float64, error) {
 		vectors = append(vectors, res.Vectors...)
 		j.update(func(v *JobView) { v.Embedded = end })
 	}
-	if j.opts.Normalize && !mb.info.Normalized {
+	opts := j.opts
+	if mb.info.Normalized {
+		opts.Normalize = true // the vectors are unit-length whatever was asked
+	} else if opts.Normalize {
 		vectors = l2normalized(vectors)
 	}
 	labels := j.set.Labels
@@ -307,15 +310,15 @@ func (m *jobManager) train(j *job) (map[string]float64, error) {
 			v.Curves.ValMetric = append(v.Curves.ValMetric, JSONFloat(st.ValMetric))
 		})
 	}
-	h, err := m.s.cfg.Train(j.ctx, TrainData{Vectors: vectors, Labels: labels, Model: mb.info}, j.opts, progress)
+	h, err := m.s.cfg.Train(j.ctx, TrainData{Vectors: vectors, Labels: labels, Model: mb.info}, opts, progress)
 	if err != nil {
 		return nil, fmt.Errorf("training: %w", err)
 	}
 	if err := j.ctx.Err(); err != nil {
 		return nil, err
 	}
-	if h.Dim() != mb.info.Dim {
-		return nil, fmt.Errorf("the trainer returned a head for %d-dimensional embeddings, the model gives %d", h.Dim(), mb.info.Dim)
+	if err := m.s.checkHead(j.head, h); err != nil {
+		return nil, fmt.Errorf("the trained head does not fit the model: %w", err)
 	}
 
 	j.update(func(v *JobView) { v.State = JobSaving })

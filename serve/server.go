@@ -127,7 +127,7 @@ func (s *Server) LoadHeads() ([]string, error) {
 			s.log.Error("skipping head", "head", name, "err", err)
 			continue
 		}
-		if err := s.checkHeadDim(name, h); err != nil {
+		if err := s.checkHead(name, h); err != nil {
 			s.log.Error("skipping head", "head", name, "err", err)
 			continue
 		}
@@ -141,12 +141,39 @@ func (s *Server) LoadHeads() ([]string, error) {
 	return loaded, nil
 }
 
-func (s *Server) checkHeadDim(name string, h Head) error {
-	if b := s.embedder.Load(); b != nil && h.Dim() != b.info.Dim {
+// checkHead refuses a head that would get the wrong inputs from this
+// encoder: another dimension always; another encoder digest or pooling
+// unless Config.ForceHeads; raw-embedding heads behind a normalising
+// encoder.
+func (s *Server) checkHead(name string, h Head) error {
+	b := s.embedder.Load()
+	if b == nil {
+		return nil
+	}
+	m, info := b.info, h.Describe()
+	if h.Dim() != m.Dim {
 		return fmt.Errorf("head %q expects %d-dimensional embeddings but the model %q gives %d; retrain it on this model",
-			name, h.Dim(), b.info.Name, b.info.Dim)
+			name, h.Dim(), m.Name, m.Dim)
+	}
+	if info.Pooling != "" && m.Pooling != "" && info.Pooling != m.Pooling && !s.cfg.ForceHeads {
+		return fmt.Errorf("head %q was trained on %s-pooled embeddings but the server pools with %s; start it with --pooling %s, or --force",
+			name, info.Pooling, m.Pooling, info.Pooling)
+	}
+	if info.EncoderDigest != "" && m.Digest != "" && info.EncoderDigest != m.Digest && !s.cfg.ForceHeads {
+		return fmt.Errorf("head %q was trained on encoder %s (%s) but the server runs %s (%s); retrain it, or pass --force to use it anyway",
+			name, info.EncoderName, shortDigest(info.EncoderDigest), m.Name, shortDigest(m.Digest))
+	}
+	if m.Normalized && !info.Normalize {
+		return fmt.Errorf("head %q was trained on raw embeddings but the encoder normalises them; start the server without --normalize", name)
 	}
 	return nil
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
 }
 
 // embedBatch is the batcher's encoder call.

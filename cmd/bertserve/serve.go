@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bertserve/bertserve/encoder"
+	"github.com/bertserve/bertserve/serve"
+)
+
+// version is reported by GET /info; release builds set it with -ldflags.
+var version = "dev"
+
+// serveFlags are the flags of `bertserve serve` beyond the encoder's.
+type serveFlags struct {
+	heads, addr                      string
+	maxBatchTokens, maxBatchRequests int
+	maxWait                          time.Duration
+	workers                          int
+	maxConcurrent, maxClientBatch    int
+	payloadLimit, uploadLimit        int64
+	requestTimeout, shutdownTimeout  time.Duration
+	adminToken, apiKey               string
+	logFormat, logLevel              string
+	force                            bool
+	maxJobs                          int
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.heads, "heads", "heads", "heads directory: one sub-directory per head, loaded at start; trained heads are saved here")
+	fs.StringVar(&f.addr, "addr", ":8080", "listen address")
+	fs.IntVar(&f.maxBatchTokens, "max-batch-tokens", 16384, "max tokens of one encoder call across merged requests")
+	fs.IntVar(&f.maxBatchRequests, "max-batch-requests", 32, "max requests merged into one encoder call (1: no cross-request batching)")
+	fs.DurationVar(&f.maxWait, "max-wait", 2*time.Millisecond, "longest wait for more requests to fill a batch")
+	fs.IntVar(&f.workers, "workers", 1, "encoder calls in flight at once")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-requests", 512, "inference requests served at once; more are answered 429 at once")
+	fs.IntVar(&f.maxClientBatch, "max-client-batch", 32, "max inputs per request (413 beyond)")
+	fs.Int64Var(&f.payloadLimit, "payload-limit", 2_000_000, "max JSON request body in bytes (413 beyond)")
+	fs.Int64Var(&f.uploadLimit, "upload-limit", 64<<20, "max training upload in bytes (413 beyond)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "per-request timeout, queue included (503 queued, 504 computing)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may finish")
+	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("BERTSERVE_ADMIN_TOKEN"), "bearer token for train/delete/cancel (default $BERTSERVE_ADMIN_TOKEN; empty disables those routes)")
+	fs.StringVar(&f.apiKey, "api-key", os.Getenv("BERTSERVE_API_KEY"), "bearer token required on the read routes (default $BERTSERVE_API_KEY; empty: open)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn, error")
+	fs.BoolVar(&f.force, "force", false, "serve heads trained on another encoder or pooling of the same dimension")
+	fs.IntVar(&f.maxJobs, "max-jobs", 1, "training jobs that run at once")
+}
+
+func (f *serveFlags) check() error {
+	for _, c := range []struct {
+		ok   bool
+		flag string
+	}{
+		{f.maxBatchTokens > 0, "--max-batch-tokens"}, {f.maxBatchRequests > 0, "--max-batch-requests"},
+		{f.maxWait >= 0, "--max-wait"}, {f.workers > 0, "--workers"}, {f.maxConcurrent > 0, "--max-concurrent-requests"},
+		{f.maxClientBatch > 0, "--max-client-batch"}, {f.payloadLimit > 0, "--payload-limit"}, {f.uploadLimit > 0, "--upload-limit"},
+		{f.requestTimeout > 0, "--request-timeout"}, {f.shutdownTimeout > 0, "--shutdown-timeout"}, {f.maxJobs > 0, "--max-jobs"},
+	} {
+		if !c.ok {
+			return usagef("%s must be positive", c.flag)
+		}
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return usagef("--log-format must be text or json, got %q", f.logFormat)
+	}
+	return nil
+}
+
+func (f *serveFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, usagef("--log-level must be debug, info, warn or error, got %q", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if f.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}
+
+// cmdServe runs the HTTP server until SIGTERM or SIGINT. It listens before
+// the model has loaded, so /health answers at once and /ready turns 200
+// when the encoder and the heads are in.
+func cmdServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var ef encoderFlags
+	var sf serveFlags
+	ef.register(fs)
+	sf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: bertserve serve --model DIR --heads DIR [--addr :8080] [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if ef.model == "" {
+		return usagef("--model DIR is required (run `bertserve pull default` for the default model)")
+	}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	log, err := sf.logger()
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+
+	store, train, err := openHeads(sf.heads)
+	if err != nil {
+		return err
+	}
+	srv, err := serve.New(serve.Config{
+		Store:                 store,
+		Train:                 train,
+		Logger:                log,
+		Version:               version,
+		MaxBatchTokens:        sf.maxBatchTokens,
+		MaxBatchRequests:      sf.maxBatchRequests,
+		MaxWait:               orNegative(sf.maxWait),
+		Workers:               sf.workers,
+		MaxConcurrentRequests: sf.maxConcurrent,
+		MaxClientBatch:        sf.maxClientBatch,
+		PayloadLimit:          sf.payloadLimit,
+		UploadLimit:           sf.uploadLimit,
+		RequestTimeout:        sf.requestTimeout,
+		AdminToken:            sf.adminToken,
+		APIKey:                sf.apiKey,
+		ForceHeads:            sf.force,
+		MaxJobs:               sf.maxJobs,
+	})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	ln, err := net.Listen("tcp", sf.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (is another server running? pick another --addr)", sf.addr, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	loaded := make(chan error, 1)
+	var enc *encoder.Encoder
+	go func() {
+		var err error
+		enc, err = ef.open()
+		if err == nil {
+			err = startServing(srv, enc, log, sf)
+		}
+		loaded <- err
+	}()
+
+	var runErr error
+	gotLoaded := false
+	select {
+	case runErr = <-loaded:
+		gotLoaded = true
+		if runErr == nil {
+			select {
+			case <-ctx.Done():
+			case runErr = <-served:
+			}
+		}
+	case <-ctx.Done():
+	case runErr = <-served:
+	}
+	if !gotLoaded {
+		// The encoder cannot be interrupted while it loads; wait for it so
+		// it can be closed.
+		if err := <-loaded; runErr == nil && ctx.Err() == nil {
+			runErr = err
+		}
+	}
+	stop() // a second signal kills the process
+	if ctx.Err() != nil {
+		log.Info("shutting down", "timeout", sf.shutdownTimeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), sf.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	if enc != nil {
+		enc.Close()
+	}
+	if runErr != nil {
+		return runErr
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// orNegative maps --max-wait 0 to serve's "no wait" (its zero means the
+// default).
+func orNegative(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func startServing(srv *serve.Server, enc *encoder.Encoder, log *slog.Logger, sf serveFlags) error {
+	be := newEncoderBackend(enc)
+	if err := srv.SetEmbedder(be); err != nil {
+		return err
+	}
+	names, err := srv.LoadHeads()
+	if err != nil {
+		return fmt.Errorf("loading heads from %s: %w", sf.heads, err)
+	}
+	info := be.Info()
+	host := sf.addr
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	log.Info("ready", "model", info.Name, "dim", info.Dim, "pooling", info.Pooling, "device", info.Device,
+		"heads", names, "url", "http://"+host+"/")
+	if len(names) == 0 {
+		log.Info("no heads loaded yet: train one with `bertserve train --out " + sf.heads + "/NAME`, or from the page with --admin-token")
+	}
+	return nil
+}
+
+// encoderBackend adapts *encoder.Encoder to serve.Embedder.
+type encoderBackend struct {
+	enc     *encoder.Encoder
+	tok     encoder.Tokenizer
+	special map[int64]bool
+	info    serve.ModelInfo
+}
+
+func newEncoderBackend(enc *encoder.Encoder) *encoderBackend {
+	tok := enc.Tokenizer()
+	special := map[int64]bool{}
+	for _, id := range tok.Encode("", 0).IDs { // the empty string is just the special tokens
+		special[id] = true
+	}
+	i := enc.Info()
+	return &encoderBackend{enc: enc, tok: tok, special: special, info: serve.ModelInfo{
+		Name: i.Name, Digest: i.Digest, Dim: i.Dim, MaxLength: i.MaxLength,
+		Pooling: i.Pooling, Normalized: i.Normalize, Device: i.Device,
+	}}
+}
+
+func (b *encoderBackend) Embed(ctx context.Context, texts []string) (*serve.Embeddings, error) {
+	r, err := b.enc.Embed(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	return &serve.Embeddings{Vectors: r.Vectors, TokenCounts: r.TokenCounts,
+		TokenizeTime: r.TokenizeTime, InferenceTime: r.InferenceTime}, nil
+}
+
+func (b *encoderBackend) Tokenize(text string, maxLen int) serve.Tokens {
+	e := b.tok.Encode(text, maxLen)
+	t := serve.Tokens{IDs: e.IDs, Tokens: e.Tokens, Special: make([]bool, len(e.IDs)), Truncated: e.Truncated}
+	for i, id := range e.IDs {
+		t.Special[i] = b.special[id]
+	}
+	return t
+}
+
+func (b *encoderBackend) Info() serve.ModelInfo { return b.info }
+
+// errNoHeadPackage is returned while head/ has no Model to load.
+var errNoHeadPackage = errors.New("heads are not available in this build")
+
+// openHeads returns the heads store and the trainer for --heads DIR.
+//
+// TODO(serve): wire head.Load/head.Save/head.Train here once head.Model
+// lands; until then the server embeds and serves no heads.
+func openHeads(dir string) (serve.HeadStore, serve.TrainFunc, error) {
+	slog.Default().Warn("serving without heads", "err", errNoHeadPackage, "heads", dir)
+	return nil, nil, nil
+}
