@@ -84,14 +84,14 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // request gets exactly its own vectors back, in order. Requests whose
 // context ends while queued are dropped before they cost encoder time.
 type Batcher struct {
-	cfg    BatcherConfig
-	queue  chan *batchItem
-	depth  atomic.Int64
+	cfg   BatcherConfig
+	queue chan *batchItem
+	depth atomic.Int64
 	// expected counts requests announced by Expect and not yet queued.
 	expected atomic.Int64
-	mu     sync.RWMutex
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.RWMutex
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 const (
