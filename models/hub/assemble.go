@@ -17,11 +17,6 @@ type source struct {
 	License  string
 }
 
-// URL is the model's page on the hub, pinned to the commit.
-func (s source) URL() string {
-	return s.Endpoint + "/" + s.Repo + "/tree/" + s.Commit
-}
-
 // assembleONNX moves a downloaded ONNX export and its support files from
 // stage into the model directory out: the graph (and any external-data
 // file next to it) goes to the top as model.onnx, support files keep
@@ -43,5 +38,5 @@ func assembleONNX(stage, out string, pl plan, src source) error {
 			return fmt.Errorf("assembling the model directory: %w", err)
 		}
 	}
-	return writeManifest(out, src)
+	return writeONNXManifest(out, src)
 }

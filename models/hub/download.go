@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -256,12 +255,4 @@ func verify(path string, f remoteFile) error {
 		return fmt.Errorf("%w: %s hashes to %s, the hub announced %s (corrupted in transit or by a proxy; run the command again)", ErrChecksum, f.Path, got, want)
 	}
 	return nil
-}
-
-// fileExists reports whether path exists (any error other than "does not
-// exist" counts as existing, so callers do not overwrite what they cannot
-// see).
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return !errors.Is(err, fs.ErrNotExist)
 }

@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -44,7 +47,6 @@ type fakeHub struct {
 	noRange    map[string]bool     // answer Range requests with the whole file (200)
 	ranges     map[string][]string // repo path -> Range headers of CDN/resolve GETs
 	cdnAuth    []string            // Authorization headers the CDN received
-	hubGets    int
 	blobByHash map[string][]byte
 	blobName   map[string]string
 }
@@ -173,7 +175,6 @@ func (h *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet {
 		h.mu.Lock()
-		h.hubGets++
 		h.ranges[name] = append(h.ranges[name], r.Header.Get("Range"))
 		h.mu.Unlock()
 	}
@@ -241,4 +242,10 @@ func (h *fakeHub) rangesOf(name string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.ranges[name]...)
+}
+
+// fileExists reports whether path exists.
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }

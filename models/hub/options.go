@@ -52,10 +52,11 @@ type Options struct {
 	// StallTimeout aborts (and retries) a download that receives no bytes
 	// for this long; 0 means 60s.
 	StallTimeout time.Duration
-	// Import, when set, replaces models.ImportHF for repositories without
-	// an ONNX export: it converts the downloaded Hugging Face folder from
-	// into a model directory at out (which does not exist yet). Tests and
-	// callers with their own converter use it; nil means models.ImportHF.
+	// Import converts the downloaded Hugging Face folder from into the
+	// model directory out for repositories without an ONNX export; nil
+	// means models.ImportHF, naming the repo, commit and license in the
+	// manifest. It is a seam for tests and for callers that want other
+	// import options.
 	Import func(from, out string) error
 }
 

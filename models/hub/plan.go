@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -151,4 +152,29 @@ func parseShardIndex(b []byte, files map[string]bool) ([]string, error) {
 	}
 	sort.Strings(shards)
 	return shards, nil
+}
+
+// moduleConfigs returns the config files of the sentence-transformers
+// modules that modules.json (already in stage) places outside the usual
+// 1_Pooling folder, when the repo has them and they are not planned yet.
+// Unknown module types are left to the importer, which names them.
+func moduleConfigs(stage string, files map[string]bool, planned []string) ([]string, error) {
+	var mods []struct {
+		Path string `json:"path"`
+		Type string `json:"type"`
+	}
+	if ok, err := readJSONFile(stage, "modules.json", &mods); err != nil || !ok {
+		return nil, err
+	}
+	var extra []string
+	for _, m := range mods {
+		if m.Path == "" || checkRepoPath(m.Path) != nil {
+			continue
+		}
+		f := m.Path + "/config.json"
+		if files[f] && !slices.Contains(planned, f) && !slices.Contains(extra, f) {
+			extra = append(extra, f)
+		}
+	}
+	return extra, nil
 }

@@ -104,6 +104,14 @@ func (p *puller) pull(ctx context.Context, dir string) error {
 	if err := download(pl.files); err != nil {
 		return err
 	}
+	extra, err := moduleConfigs(stage, files, pl.files)
+	if err != nil {
+		return err
+	}
+	if err := download(extra); err != nil {
+		return err
+	}
+	pl.files = append(pl.files, extra...)
 	if pl.index != "" {
 		shards, err := shardsFromIndex(filepath.Join(stage, pl.index), files)
 		if err != nil {
@@ -115,6 +123,10 @@ func (p *puller) pull(ctx context.Context, dir string) error {
 	}
 	out, err := os.MkdirTemp(parent, "."+base+".new-*")
 	if err != nil {
+		return err
+	}
+	if err := os.Chmod(out, 0o755); err != nil { // MkdirTemp makes it private
+		os.RemoveAll(out)
 		return err
 	}
 	defer func() {

@@ -3,19 +3,18 @@ package hub
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bertserve/bertserve/models"
 	"github.com/bertserve/bertserve/models/internal/orttest"
 )
 
@@ -94,16 +93,23 @@ func TestPullONNXRepo(t *testing.T) {
 			t.Errorf("%s differs from the repo's %s", local, repoPath)
 		}
 	}
-	var man map[string]any
-	if err := json.Unmarshal(must(os.ReadFile(filepath.Join(dir, "bertserve.json"))), &man); err != nil {
+	m, err := models.ReadManifest(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(files["onnx/model.onnx"])
-	if !strings.Contains(string(mustJSON(t, man)), hex.EncodeToString(sum[:])) {
-		t.Errorf("manifest %v does not record model.onnx's sha256", man)
+	if err := m.Verify(dir); err != nil {
+		t.Error(err)
 	}
-	if !strings.Contains(string(mustJSON(t, man)), "apache-2.0") {
-		t.Errorf("manifest %v does not record the license", man)
+	want2 := models.Manifest{
+		Format: models.ManifestFormat, Name: "acme/tiny-onnx", License: "apache-2.0",
+		Source:       "hf:acme/tiny-onnx@" + h.repos["acme/tiny-onnx"].commit + " via " + h.hub.URL,
+		Architecture: "bert", SHA256: m.SHA256, Dim: tinyHidden, Pooling: "mean", MaxLength: 32, Tokenizer: "vocab.txt",
+	}
+	if !reflect.DeepEqual(*m, want2) {
+		t.Errorf("manifest\n%+v\nwant\n%+v", *m, want2)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("model directory mode %v (%v), want rwxr-xr-x like any directory", st.Mode(), err)
 	}
 	if names := entries(t, parent); !slices.Equal(names, []string{"tiny"}) {
 		t.Errorf("parent holds %v after the pull, want only the model directory", names)
