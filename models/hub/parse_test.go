@@ -1,9 +1,15 @@
 package hub
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -279,4 +285,59 @@ func FuzzContentRangeStart(f *testing.F) {
 			t.Fatalf("negative start %d from %q", v, s)
 		}
 	})
+}
+
+func TestIsUnreachable(t *testing.T) {
+	t.Parallel()
+	dial := func(err error) error {
+		return &url.Error{Op: "Get", URL: "https://huggingface.co/api/models/x/y", Err: &net.OpError{Op: "dial", Net: "tcp", Err: err}}
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&url.Error{Op: "Get", Err: &net.DNSError{Err: "no such host", Name: "huggingface.co", IsNotFound: true}}, true},
+		{dial(syscall.ECONNREFUSED), true},
+		{dial(syscall.ENETUNREACH), true},
+		{dial(errors.New("i/o timeout")), true},
+		{&url.Error{Op: "Get", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}, false},
+		{io.ErrUnexpectedEOF, false},
+		{errors.New("something else"), false},
+	} {
+		if got := isUnreachable(tc.err); got != tc.want {
+			t.Errorf("isUnreachable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	err := unreachableError("https://huggingface.co", dial(syscall.ECONNREFUSED))
+	if !errors.Is(err, ErrUnreachable) || !strings.HasPrefix(err.Error(), "the Hugging Face hub is unreachable at https://huggingface.co") {
+		t.Errorf("unreachableError = %v", err)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&url.Error{Op: "Get", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}, true},
+		{io.ErrUnexpectedEOF, true},
+		{errShort, true},
+		{errStalled, true},
+		{&statusError{status: 503}, true},
+		{&statusError{status: 429}, true},
+		{&statusError{status: 400}, false},
+		{fmt.Errorf("x: %w", ErrChecksum), false},
+		{fmt.Errorf("x: %w", ErrUnauthorized), false},
+		{errors.New("disk full"), false},
+	} {
+		if got := retryable(t.Context(), tc.err); got != tc.want {
+			t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if retryable(ctx, io.ErrUnexpectedEOF) {
+		t.Error("retryable after cancellation")
+	}
 }
