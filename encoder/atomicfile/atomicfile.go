@@ -27,6 +27,11 @@ func Write(path string, write func(io.Writer) error) error {
 			os.Remove(name)
 		}
 	}()
+	// CreateTemp makes the file 0600; a model or head directory must be
+	// readable by the service that loads it, like any file os.Create makes.
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
 	if err := write(tmp); err != nil {
 		return err
 	}
