@@ -1,7 +1,3 @@
-// Package orttest runs ONNX models with ONNX Runtime from tests in models/
-// and its subpackages. When the runtime library is not installed a test
-// is skipped with a pointer to `make setup`, unless the environment sets
-// BERTSERVE_REQUIRE_ORT=1 (as CI does), in which case it fails.
 package orttest
 
 import (
