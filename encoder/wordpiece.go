@@ -83,11 +83,14 @@ func BERTTemplate(cls string, clsID int64, sep string, sepID int64) (single, pai
 // (wordpiece_tables.go), so results do not depend on the Unicode version of
 // the Go toolchain.
 type WordPiece struct {
-	cfg      WordPieceConfig
-	vocab    map[string]int32 // word-initial pieces
-	cont     map[string]int32 // continuing pieces, prefix removed
-	maxKey   int              // longest key in vocab, in bytes
-	maxCont  int              // longest key in cont, in bytes
+	cfg     WordPieceConfig
+	vocab   map[string]int32 // word-initial pieces
+	cont    map[string]int32 // continuing pieces, prefix removed
+	maxKey  int              // longest key in vocab, in bytes
+	maxCont int              // longest key in cont, in bytes
+	// single maps a one-character word below U+10000 to its id (-1: not
+	// in the vocabulary); CJK text is almost all such words.
+	single   []int32
 	unkID    int32
 	padID    int64
 	tokens   []string // id -> token
@@ -124,6 +127,7 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 	if cfg.Pair == nil {
 		cfg.Pair = []TemplatePiece{{Sequence: "A"}, {Sequence: "B", TypeID: 1}}
 	}
+	bmpOnce.Do(buildBMPClasses)
 	w := &WordPiece{cfg: cfg, vocab: make(map[string]int32, len(vocab)), cont: make(map[string]int32)}
 	maxID := -1
 	for tok, id := range vocab {
@@ -136,6 +140,15 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 		if p := cfg.ContinuingSubwordPrefix; p != "" && strings.HasPrefix(tok, p) {
 			w.cont[tok[len(p):]] = int32(id)
 			w.maxCont = max(w.maxCont, len(tok)-len(p))
+		}
+	}
+	w.single = make([]int32, 0x10000)
+	for i := range w.single {
+		w.single[i] = -1
+	}
+	for tok, id := range vocab {
+		if r, n := utf8.DecodeRuneInString(tok); n == len(tok) && r < 0x10000 && r != utf8.RuneError {
+			w.single[r] = int32(id)
 		}
 	}
 	unk, ok := vocab[cfg.UnkToken]
@@ -181,6 +194,19 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 	} else {
 		return nil, fmt.Errorf("pad token %q is not in the vocabulary or added tokens", cfg.PadToken)
 	}
+	for c := 0; c < 128; c++ {
+		r := rune(c)
+		k := asciiClass{out: byte(c)}
+		cl := classOf(r)
+		k.drop = cfg.CleanText && cl&cControl != 0
+		k.cleanSpace = cfg.CleanText && cl&cCleanSpace != 0
+		k.preSpace = cl&cPreSpace != 0
+		k.punct = cl&cPunct != 0
+		if cfg.Lowercase && 'A' <= c && c <= 'Z' {
+			k.out = byte(c + 'a' - 'A')
+		}
+		w.ascii[c] = k
+	}
 	var raw, normed []AddedToken
 	for _, a := range cfg.AddedTokens {
 		if a.Content == "" {
@@ -196,18 +222,6 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 		}
 	}
 	w.raw, w.norm = newAddedMatcher(raw), newAddedMatcher(normed)
-	for c := 0; c < 128; c++ {
-		r := rune(c)
-		k := asciiClass{out: byte(c)}
-		k.drop = cfg.CleanText && isIn(r, hfControl)
-		k.cleanSpace = cfg.CleanText && isIn(r, hfCleanSpace)
-		k.preSpace = isIn(r, hfPreSpace)
-		k.punct = isIn(r, hfPunct)
-		if cfg.Lowercase && 'A' <= c && c <= 'Z' {
-			k.out = byte(c + 'a' - 'A')
-		}
-		w.ascii[c] = k
-	}
 	w.scratchs.New = func() any { return &wpScratch{} }
 	return w, nil
 }
@@ -352,7 +366,8 @@ func cappedLen(wordEnds []int32, maxLen int) int {
 	return int(wordEnds[len(wordEnds)-1])
 }
 
-// build fills enc from a template and the sequences' ids.
+// build fills enc from a template and the sequences' ids, keeping at most
+// maxLen tokens when maxLen > 0.
 func (w *WordPiece) build(enc *Encoding, tmpl []TemplatePiece, a, b []int32, maxLen int) {
 	n := 0
 	for _, p := range tmpl {
@@ -369,36 +384,28 @@ func (w *WordPiece) build(enc *Encoding, tmpl []TemplatePiece, a, b []int32, max
 		n = maxLen
 		enc.Truncated = true
 	}
-	enc.IDs = make([]int64, 0, n)
-	enc.TypeIDs = make([]int64, 0, n)
-	enc.Tokens = make([]string, 0, n)
-	add := func(id int64, typ int64) bool {
-		if len(enc.IDs) == n {
-			return false
-		}
-		enc.IDs = append(enc.IDs, id)
-		enc.TypeIDs = append(enc.TypeIDs, typ)
-		enc.Tokens = append(enc.Tokens, w.tokens[id])
-		return true
-	}
+	ids, types, toks := make([]int64, n), make([]int64, n), make([]string, n)
+	i := 0
 	for _, p := range tmpl {
-		switch {
-		case p.Token != "":
-			if !add(p.ID, p.TypeID) {
-				return
-			}
-		default:
-			seq := a
-			if p.Sequence == "B" {
-				seq = b
-			}
-			for _, id := range seq {
-				if !add(int64(id), p.TypeID) {
-					return
-				}
-			}
+		if i == n {
+			break
+		}
+		if p.Token != "" {
+			ids[i], types[i], toks[i] = p.ID, p.TypeID, p.Token
+			i++
+			continue
+		}
+		seq := a
+		if p.Sequence == "B" {
+			seq = b
+		}
+		seq = seq[:min(len(seq), n-i)]
+		for _, id := range seq {
+			ids[i], types[i], toks[i] = int64(id), p.TypeID, w.tokens[id]
+			i++
 		}
 	}
+	enc.IDs, enc.TypeIDs, enc.Tokens = ids, types, toks
 }
 
 // validUTF8 replaces invalid UTF-8 by U+FFFD.

@@ -2,7 +2,6 @@ package encoder
 
 import (
 	"sort"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -13,8 +12,6 @@ import (
 // (split on whitespace, isolate punctuation). ASCII text takes a byte loop;
 // anything else goes through runes and the tables recorded from Hugging
 // Face.
-
-func isIn(r rune, t *unicode.RangeTable) bool { return unicode.Is(t, r) }
 
 // appendSequence appends the ids of one input text (no special tokens).
 // For pairs it records word ends in sc.wordEnds (see cappedLen).
@@ -67,15 +64,16 @@ func (w *WordPiece) normalize(dst []byte, s string, sc *wpScratch) []byte {
 func (w *WordPiece) normalizeRunes(dst []byte, s string, sc *wpScratch) []byte {
 	rs := sc.runes[:0]
 	for _, r := range s {
+		k := classOf(r)
 		if w.cfg.CleanText {
-			if isIn(r, hfControl) {
+			if k&cControl != 0 {
 				continue
 			}
-			if isIn(r, hfCleanSpace) {
+			if k&cCleanSpace != 0 {
 				r = ' '
 			}
 		}
-		if w.cfg.HandleChineseChars && r >= 0x3400 && isIn(r, hfChinese) {
+		if w.cfg.HandleChineseChars && k&cChinese != 0 {
 			rs = append(rs, ' ', r, ' ')
 			continue
 		}
@@ -85,7 +83,7 @@ func (w *WordPiece) normalizeRunes(dst []byte, s string, sc *wpScratch) []byte {
 		d := nfd(sc.runes2[:0], rs)
 		rs = rs[:0]
 		for _, r := range d {
-			if r < 0x300 || !isIn(r, hfMark) {
+			if r < 0x300 || classOf(r)&cMark == 0 {
 				rs = append(rs, r)
 			}
 		}
@@ -106,15 +104,6 @@ func (w *WordPiece) normalizeRunes(dst []byte, s string, sc *wpScratch) []byte {
 	}
 	sc.runes = rs
 	return dst
-}
-
-// hfLowerOf returns Hugging Face's lowercase of r when it differs from r.
-func hfLowerOf(r rune) (string, bool) {
-	i := sort.Search(len(hfLower), func(i int) bool { return hfLower[i].r >= r })
-	if i < len(hfLower) && hfLower[i].r == r {
-		return hfLower[i].s, true
-	}
-	return "", false
 }
 
 // Hangul syllables decompose algorithmically (Unicode 3.12).
@@ -194,16 +183,21 @@ func cccOf(r rune) uint8 {
 	return norm.NFD.Properties(buf[:n]).CCC()
 }
 
-// appendWords pre-tokenizes normalized text (split on whitespace, isolate
-// punctuation) and appends the WordPiece ids of every word, and when ends is
-// not nil the id count after every word.
+// appendWords pre-tokenizes normalized text and appends the WordPiece ids
+// of every word, and when ends is not nil the id count after every word.
 func (w *WordPiece) appendWords(dst []int32, s []byte, ends *[]int32) []int32 {
-	word := func(b []byte) {
+	w.splitWords(s, func(b []byte) {
 		dst = w.appendWord(dst, b)
 		if ends != nil {
 			*ends = append(*ends, int32(len(dst)))
 		}
-	}
+	})
+	return dst
+}
+
+// splitWords is BertPreTokenizer: it splits s on whitespace and isolates
+// every punctuation character, calling word for each piece in order.
+func (w *WordPiece) splitWords(s []byte, word func([]byte)) {
 	start := -1 // start of the current word, -1 when none
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -215,8 +209,9 @@ func (w *WordPiece) appendWords(dst []int32, s []byte, ends *[]int32) []int32 {
 		} else {
 			var r rune
 			r, size = utf8.DecodeRune(s[i:])
-			space = isIn(r, hfPreSpace)
-			punct = !space && isIn(r, hfPunct)
+			k := classOf(r)
+			space = k&cPreSpace != 0
+			punct = !space && k&cPunct != 0
 		}
 		if space || punct {
 			if start >= 0 {
@@ -234,7 +229,6 @@ func (w *WordPiece) appendWords(dst []int32, s []byte, ends *[]int32) []int32 {
 	if start >= 0 {
 		word(s[start:])
 	}
-	return dst
 }
 
 // appendWord appends the WordPiece ids of one word: greedy longest match
@@ -242,6 +236,12 @@ func (w *WordPiece) appendWords(dst []int32, s []byte, ends *[]int32) []int32 {
 // unknown token when a part has no match or the word is too long.
 func (w *WordPiece) appendWord(dst []int32, word []byte) []int32 {
 	if len(word) > w.cfg.MaxInputCharsPerWord && utf8.RuneCount(word) > w.cfg.MaxInputCharsPerWord {
+		return append(dst, w.unkID)
+	}
+	if r, n := utf8.DecodeRune(word); n == len(word) && r < 0x10000 && r != utf8.RuneError {
+		if id := w.single[r]; id >= 0 {
+			return append(dst, id)
+		}
 		return append(dst, w.unkID)
 	}
 	mark := len(dst)

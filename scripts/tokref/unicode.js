@@ -14,7 +14,8 @@
 //
 // Output: {"version", "clean_removed", "clean_space", "chinese", "punct",
 // "pre_space", "mark": [[lo, hi], ...] (inclusive code point ranges),
-// "nfd", "lower": [[cp, "mapped"], ...] (only code points that change)}.
+// "nfd", "strip", "lower": [[cp, "mapped"], ...] (the output of NFD, of
+// strip_accents and of lowercase alone, only for code points they change)}.
 'use strict';
 
 const fs = require('node:fs');
@@ -34,7 +35,7 @@ const nfd = t.nfdNormalizer();
 const pre = t.bertPreTokenizer();
 
 const sets = { clean_removed: [], clean_space: [], chinese: [], punct: [], pre_space: [], mark: [] };
-const maps = { nfd: [], lower: [] };
+const maps = { nfd: [], strip: [], lower: [] };
 
 function add(name, c) {
   const r = sets[name];
@@ -56,7 +57,9 @@ for (let c = 0; c <= 0x10ffff; c++) {
   else if (p.length === 2) add('pre_space', c);
   const d = nfd.normalizeString(s);
   if (d !== s) maps.nfd.push([c, d]);
-  else if (strip.normalizeString(s) === '') add('mark', c);
+  const st = strip.normalizeString(s);
+  if (st !== s) maps.strip.push([c, st]);
+  if (d === s && st === '') add('mark', c);
   const l = lower.normalizeString(s);
   if (l !== s) maps.lower.push([c, l]);
 }

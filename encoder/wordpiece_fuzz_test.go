@@ -1,0 +1,56 @@
+package encoder
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzWordPieceEncode feeds arbitrary bytes to Encode and EncodePair: they
+// must not panic, must return ids within the vocabulary with their tokens,
+// respect maxLen, flag invalid UTF-8, and keep the template's special
+// tokens at the ends when they fit.
+func FuzzWordPieceEncode(f *testing.F) {
+	for _, s := range []string{"", "unaffable", "CAFÉ[SEP]x", "a\xffb\xc3", "你好 😀 \u200b\u0301", "[MASK][MASK", "\x00\t\n\r"} {
+		f.Add(s, 0, uint8(3))
+		f.Add(s, 4, uint8(1))
+	}
+	toks := []*WordPiece{wpTiny(f, nil)}
+	if p := filepath.Join(CacheDir(), "vocab", "bert-base-uncased", "tokenizer.json"); fileExists(p) {
+		w, err := LoadWordPiece(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		toks = append(toks, w)
+	}
+	f.Fuzz(func(t *testing.T, text string, maxLen int, split uint8) {
+		if maxLen < 0 || maxLen > 1<<16 {
+			maxLen = 0
+		}
+		for _, w := range toks {
+			enc := w.Encode(text, maxLen)
+			checkEncodingShape(t, w, "Encode", enc, maxLen)
+			if enc.InvalidUTF8 == utf8.ValidString(text) {
+				t.Fatalf("InvalidUTF8=%v for %q", enc.InvalidUTF8, text)
+			}
+			if len(enc.IDs) < min(2, max(maxLen, 2)) && maxLen != 1 {
+				t.Fatalf("lost the special tokens: %v", enc.Tokens)
+			}
+			if len(enc.IDs) >= 2 && (enc.Tokens[0] != "[CLS]" || enc.Tokens[len(enc.Tokens)-1] != "[SEP]") && !enc.Truncated {
+				t.Fatalf("special tokens missing: %q", enc.Tokens)
+			}
+			k := int(split) % (len(text) + 1)
+			pair, err := w.EncodePair(text[:k], text[k:], maxLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEncodingShape(t, w, "EncodePair", pair, maxLen)
+		}
+	})
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
