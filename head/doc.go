@@ -1,0 +1,48 @@
+// Package head trains, evaluates, saves and serves classification heads
+// on frozen sentence embeddings, in pure Go with gonum (never ONNX
+// Runtime), so a user with an .npy of embeddings from anywhere can train
+// a classifier on a laptop.
+//
+// # Data
+//
+// A Dataset is an embedding matrix (float32 rows, see Dataset) with class
+// indexes into label names. Labelled text comes from .csv, .tsv or .jsonl
+// through ReadLabeled (the caller embeds the texts), embeddings from an
+// .npy plus a labels file through ReadEmbeddings. LabelNames sorts
+// integer labels numerically and other labels as strings; give the
+// training names to NewDataset for validation and test data so an unseen
+// label is an error naming its row. StratifiedSplit makes a seeded
+// 80/10/10 (configurable) split that keeps class proportions.
+//
+// # Heads and training
+//
+// Train fits a "softmax" head (multinomial logistic regression) or an
+// "mlp" (one or two hidden layers, GELU or ReLU, dropout), optionally
+// behind a LoRA adapter h' = h + (α/r)·B·A·h trained jointly. The softmax
+// head is fitted by full-batch L-BFGS (gonum/optimize) with L2 strength
+// WeightDecay; everything else by minibatch AdamW with decoupled weight
+// decay, linear warm-up then linear or cosine decay, global-norm
+// clipping, label smoothing, class weights, and early stopping on
+// validation loss or a metric that restores the best weights. The same
+// data, config and seed give bit-identical weights: every sum runs in a
+// fixed order, whatever the number of cores. Train takes a context for
+// cancellation and calls a progress function after every epoch.
+//
+// # Evaluation
+//
+// Evaluate returns a metrics.Metrics (accuracy, macro and weighted F1,
+// per-class figures, ROC-AUC, log loss, ECE, confusion matrix);
+// ErrorAnalysis lists the most confident mistakes. The training Report
+// carries the learning curves (package curve: JSON, PNG) and a
+// plain-language diagnosis of the fit.
+//
+// # Head files
+//
+// Save writes a directory holding head.safetensors (the tensors, named
+// as PyTorch would: out.weight [classes, in], hidden.0.weight, ...,
+// adapter.lora_A, adapter.lora_B) and head.json (Meta: labels, sizes,
+// encoder, training config, result, metrics, curves, diagnosis),
+// atomically. Load reads it back; Model.CheckEncoder refuses an encoder
+// with another digest or dimension unless forced (dimension-compatible
+// only). A loaded Model's PredictProba is safe for concurrent use.
+package head

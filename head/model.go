@@ -1,0 +1,216 @@
+package head
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/bertserve/bertserve/head/curve"
+	"github.com/bertserve/bertserve/head/internal/nn"
+	"github.com/bertserve/bertserve/head/metrics"
+)
+
+// Metrics is the evaluation report of package metrics.
+type Metrics = metrics.Metrics
+
+// Format identifies head.json files.
+const (
+	FormatName    = "bertserve-head"
+	FormatVersion = 1
+)
+
+// Meta is the content of head.json: everything about a head except its
+// tensors.
+type Meta struct {
+	Format    string                      `json:"format"`
+	Version   int                         `json:"version"`
+	Labels    []string                    `json:"labels"`
+	Dim       int                         `json:"dim"`
+	Head      HeadSpec                    `json:"head"`
+	Adapter   *AdapterSpec                `json:"adapter,omitempty"`
+	Params    ParamCounts                 `json:"params"`
+	Encoder   EncoderInfo                 `json:"encoder"`
+	Training  *TrainConfig                `json:"training,omitempty"`
+	Result    *TrainResult                `json:"result,omitempty"`
+	Metrics   map[string]*metrics.Metrics `json:"metrics,omitempty"`
+	Curves    *curve.History              `json:"curves,omitempty"`
+	Diagnosis *curve.Diagnosis            `json:"diagnosis,omitempty"`
+}
+
+// HeadSpec describes the head's layers.
+type HeadSpec struct {
+	Kind       string  `json:"kind"`
+	Hidden     []int   `json:"hidden,omitempty"`
+	Activation string  `json:"activation,omitempty"`
+	Dropout    float64 `json:"dropout,omitempty"`
+}
+
+// AdapterSpec describes the adapter, with its parameter count.
+type AdapterSpec struct {
+	Kind      string    `json:"kind"`
+	Placement Placement `json:"placement"`
+	Rank      int       `json:"rank"`
+	Alpha     float64   `json:"alpha"`
+	Params    int       `json:"params"`
+}
+
+// ParamCounts counts trainable scalars.
+type ParamCounts struct {
+	Head    int `json:"head"`
+	Adapter int `json:"adapter"`
+	Total   int `json:"total"`
+}
+
+// EncoderInfo records the encoder a head was trained on. The CLI fills it
+// with SetEncoder before Save; a head trained on .npy embeddings from
+// elsewhere may leave Name and Digest empty.
+type EncoderInfo struct {
+	Name      string `json:"name,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+	Pooling   string `json:"pooling,omitempty"`
+	Normalize bool   `json:"normalize"`
+	MaxLength int    `json:"max_length,omitempty"`
+}
+
+// TrainResult summarises a training run.
+type TrainResult struct {
+	Optimizer    string `json:"optimizer"`
+	Epochs       int    `json:"epochs"`
+	BestEpoch    int    `json:"best_epoch,omitempty"`
+	StoppedEarly bool   `json:"stopped_early,omitempty"`
+	Converged    bool   `json:"converged,omitempty"`
+	TrainRows    int    `json:"train_rows"`
+	ValRows      int    `json:"val_rows"`
+}
+
+// Model is a trained head. PredictProba, Labels, Dim and Meta are safe
+// for concurrent use; the Set methods are for preparing a model before
+// it is shared or saved.
+type Model struct {
+	meta Meta
+	net  *network[float32]
+}
+
+func (a arch) meta(net *network[float32]) Meta {
+	m := Meta{Format: FormatName, Version: FormatVersion, Dim: a.Dim,
+		Head:   HeadSpec{Kind: a.Head, Hidden: a.Hidden, Activation: a.Activation, Dropout: a.Dropout},
+		Params: ParamCounts{Head: net.headParams, Adapter: net.adapterParams, Total: net.headParams + net.adapterParams}}
+	if a.Adapter.Enabled() {
+		ad := adapters[a.Adapter.Kind]
+		m.Adapter = &AdapterSpec{Kind: a.Adapter.Kind, Placement: ad.Placement(), Rank: a.Adapter.Rank, Alpha: a.Adapter.Alpha, Params: net.adapterParams}
+	}
+	return m
+}
+
+// archFromMeta recovers the architecture recorded in head.json.
+func archFromMeta(m Meta) arch {
+	a := arch{Head: m.Head.Kind, Hidden: m.Head.Hidden, Activation: m.Head.Activation, Dropout: m.Head.Dropout,
+		Adapter: AdapterConfig{Kind: AdapterNone}, Dim: m.Dim, Classes: len(m.Labels)}
+	if m.Adapter != nil {
+		a.Adapter = AdapterConfig{Kind: m.Adapter.Kind, Rank: m.Adapter.Rank, Alpha: m.Adapter.Alpha}
+	}
+	return a
+}
+
+// Labels returns the class names; PredictProba's columns follow them.
+func (m *Model) Labels() []string { return append([]string(nil), m.meta.Labels...) }
+
+// Dim returns the embedding width the head expects.
+func (m *Model) Dim() int { return m.meta.Dim }
+
+// Meta returns the head.json content.
+func (m *Model) Meta() Meta { return m.meta }
+
+// SetEncoder records the encoder the head was trained on.
+func (m *Model) SetEncoder(e EncoderInfo) { m.meta.Encoder = e }
+
+// SetMetrics records an evaluation under a split name such as "test".
+func (m *Model) SetMetrics(split string, mt *Metrics) {
+	if m.meta.Metrics == nil {
+		m.meta.Metrics = map[string]*metrics.Metrics{}
+	}
+	m.meta.Metrics[split] = mt
+}
+
+// inferChunk bounds the rows per product at inference.
+const inferChunk = 2048
+
+// PredictProba returns one probability row per embedding, columns in
+// Labels order. Every row must have Dim finite values.
+func (m *Model) PredictProba(x [][]float32) ([][]float64, error) {
+	for i, row := range x {
+		if len(row) != m.meta.Dim {
+			return nil, fmt.Errorf("row %d has %d values, the head expects %d (dimension mismatch: was it trained on another encoder?)", i+1, len(row), m.meta.Dim)
+		}
+		for j, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("row %d: embedding value %d is %v", i+1, j+1, v)
+			}
+		}
+	}
+	out := make([][]float64, 0, len(x))
+	for lo := 0; lo < len(x); lo += inferChunk {
+		hi := min(lo+inferChunk, len(x))
+		batch := nn.NewMat[float32](hi-lo, m.meta.Dim)
+		for i := lo; i < hi; i++ {
+			copy(batch.Row(i-lo), x[i])
+		}
+		out = append(out, nn.Softmax(m.net.seq.Infer(batch))...)
+	}
+	return out, nil
+}
+
+// Predict returns the most probable class index of each row.
+func (m *Model) Predict(x [][]float32) ([]int, error) {
+	probs, err := m.PredictProba(x)
+	if err != nil {
+		return nil, err
+	}
+	pred := make([]int, len(probs))
+	for i, p := range probs {
+		pred[i] = metrics.Argmax(p)
+	}
+	return pred, nil
+}
+
+// CheckEncoder verifies that an encoder with this digest and dimension
+// can feed the head. A different dimension is always an error; a
+// different (or unrecorded) digest is an error unless force is set, in
+// which case a dimension-compatible encoder is accepted.
+func (m *Model) CheckEncoder(digest string, dim int, force bool) error {
+	want := m.meta.Encoder
+	if dim != m.meta.Dim {
+		return fmt.Errorf("encoder %s gives %d-dim embeddings, but the head expects %d (trained on %s); retrain the head on this encoder",
+			encName(want.Name, digest, true), dim, m.meta.Dim, encName(want.Name, want.Digest, false))
+	}
+	if want.Digest == digest && digest != "" {
+		return nil
+	}
+	if force {
+		return nil
+	}
+	if want.Digest == "" {
+		return fmt.Errorf("the head records no encoder digest (trained on embeddings from elsewhere), so encoder %s cannot be checked; pass --force if it produced the training embeddings", shortDigest(digest))
+	}
+	return fmt.Errorf("the head was trained on encoder %s but this encoder is %s; use the training encoder, or pass --force to accept a dimension-compatible one",
+		encName(want.Name, want.Digest, false), shortDigest(digest))
+}
+
+func encName(name, digest string, other bool) string {
+	if other {
+		return shortDigest(digest)
+	}
+	if name == "" {
+		return shortDigest(digest)
+	}
+	return fmt.Sprintf("%s (%s)", name, shortDigest(digest))
+}
+
+func shortDigest(d string) string {
+	if d == "" {
+		return "(unknown digest)"
+	}
+	if len(d) > 19 {
+		return d[:19] + "…"
+	}
+	return d
+}
