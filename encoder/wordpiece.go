@@ -127,7 +127,7 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 	if cfg.Pair == nil {
 		cfg.Pair = []TemplatePiece{{Sequence: "A"}, {Sequence: "B", TypeID: 1}}
 	}
-	bmpOnce.Do(buildBMPClasses)
+	classOnce.Do(buildClassTable)
 	w := &WordPiece{cfg: cfg, vocab: make(map[string]int32, len(vocab)), cont: make(map[string]int32)}
 	maxID := -1
 	for tok, id := range vocab {

@@ -7,8 +7,8 @@ import (
 )
 
 // Character classes of Hugging Face's BERT pipeline, as bits. classOf
-// answers from a table for the Basic Multilingual Plane (built once, 64 KiB)
-// and from the generated range tables above it.
+// answers from a table for the first two planes (built once, 128 KiB: all
+// scripts in use and the emoji) and from the generated range tables above.
 const (
 	cControl    uint8 = 1 << iota // removed by clean_text
 	cCleanSpace                   // turned into ' ' by clean_text
@@ -19,22 +19,24 @@ const (
 	cLower                        // changed by lowercase
 )
 
+const classTableSize = 0x20000
+
 var (
-	bmpOnce  sync.Once
-	bmpClass *[0x10000]uint8
+	classOnce  sync.Once
+	classTable *[classTableSize]uint8
 )
 
-func buildBMPClasses() {
-	var t [0x10000]uint8
-	for r := rune(0); r < 0x10000; r++ {
+func buildClassTable() {
+	t := new([classTableSize]uint8)
+	for r := rune(0); r < classTableSize; r++ {
 		t[r] = classSlow(r)
 	}
-	bmpClass = &t
+	classTable = t
 }
 
 func classOf(r rune) uint8 {
-	if r < 0x10000 && r >= 0 {
-		return bmpClass[r]
+	if uint32(r) < classTableSize {
+		return classTable[r]
 	}
 	return classSlow(r)
 }

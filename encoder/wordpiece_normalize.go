@@ -1,7 +1,6 @@
 package encoder
 
 import (
-	"sort"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -154,24 +153,50 @@ func nfd(dst, rs []rune) []rune {
 			}
 		}
 	}
-	// Canonical ordering: stable sort of each run of non-starters by
-	// combining class.
-	for i := 0; i < len(dst); {
-		if cccOf(dst[i]) == 0 {
+	reorderMarks(dst)
+	return dst
+}
+
+// reorderMarks puts every run of combining marks in canonical order: a
+// stable sort by combining class (a counting sort, so that a long run of
+// marks costs linear time).
+func reorderMarks(rs []rune) {
+	var counts [256]int
+	var buf []rune
+	for i := 0; i < len(rs); {
+		if cccOf(rs[i]) == 0 {
 			i++
 			continue
 		}
-		j := i + 1
-		for j < len(dst) && cccOf(dst[j]) != 0 {
+		j, sorted, last := i+1, true, cccOf(rs[i])
+		for j < len(rs) {
+			c := cccOf(rs[j])
+			if c == 0 {
+				break
+			}
+			sorted = sorted && c >= last
+			last = c
 			j++
 		}
-		if j-i > 1 {
-			run := dst[i:j]
-			sort.SliceStable(run, func(a, b int) bool { return cccOf(run[a]) < cccOf(run[b]) })
+		if !sorted {
+			run := rs[i:j]
+			counts = [256]int{}
+			for _, r := range run {
+				counts[cccOf(r)]++
+			}
+			pos := 0
+			for c := range counts {
+				counts[c], pos = pos, pos+counts[c]
+			}
+			buf = append(buf[:0], run...)
+			for _, r := range buf {
+				c := cccOf(r)
+				run[counts[c]] = r
+				counts[c]++
+			}
 		}
 		i = j
 	}
-	return dst
 }
 
 func cccOf(r rune) uint8 {

@@ -318,6 +318,7 @@ func TestLoadTokenizer(t *testing.T) {
 		          "vocab": {"[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "cafe": 9, "[PAD]": 0}},
 		"decoder": {"type": "WordPiece"}}`)
 	write("empty/README", "nothing")
+	write("unigram/tokenizer.json", `{"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0], ["▁a", -1], ["a", -2]]}}`)
 
 	tests := []struct {
 		path    string
@@ -325,6 +326,7 @@ func TestLoadTokenizer(t *testing.T) {
 		want    []string
 		errLike string
 		errIs   error
+		unigram bool
 	}{
 		{path: "txt", text: "CAFÉ un", want: []string{"[CLS]", "cafe", "un", "[SEP]"}},
 		{path: "txt/vocab.txt", text: "Café", want: []string{"[CLS]", "cafe", "[SEP]"}},
@@ -332,6 +334,7 @@ func TestLoadTokenizer(t *testing.T) {
 		{path: "wp", text: "CAFÉ[SEP]", want: []string{"[CLS]", "cafe", "[SEP]", "[SEP]"}},
 		{path: "wp/tokenizer.json", text: "café", want: []string{"[CLS]", "cafe", "[SEP]"}},
 		{path: "bpe", errIs: ErrUnsupportedTokenizer},
+		{path: "unigram", unigram: true},
 		{path: "broken", errLike: "not a tokenizer.json"},
 		{path: "nomodel", errLike: `no "model"`},
 		{path: "badnorm", errLike: "BertNormalizer"},
@@ -349,6 +352,12 @@ func TestLoadTokenizer(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if _, ok := tok.(*Unigram); ok != tt.unigram {
+				t.Fatalf("LoadTokenizer gave a %T", tok)
+			}
+			if tt.unigram {
+				return
 			}
 			if got := tok.Encode(tt.text, 0).Tokens; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("tokens %q, want %q", got, tt.want)
