@@ -111,7 +111,7 @@ func maxAbsDiff(a, b []float32) float64 {
 }
 
 func TestEmbeddingDoesNotDependOnBatchMates(t *testing.T) {
-	for _, pooling := range []string{"cls", "mean", "pooler"} {
+	for _, pooling := range []string{"cls", "mean", "max", "pooler"} {
 		t.Run(pooling, func(t *testing.T) {
 			e := open(t, encoder.Options{Pooling: pooling})
 			all, err := e.Embed(context.Background(), sentences)
@@ -295,7 +295,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"no model", encoder.Options{}, "no model directory"},
 		{"missing dir", encoder.Options{ModelDir: filepath.Join(t.TempDir(), "nope")}, "model.onnx"},
-		{"bad pooling", encoder.Options{ModelDir: dir, Pooling: "max"}, "unknown pooling"},
+		{"bad pooling", encoder.Options{ModelDir: dir, Pooling: "median"}, "unknown pooling"},
 		{"bad device", encoder.Options{ModelDir: dir, Device: "tpu"}, "bad --device"},
 		{"cuda without provider", encoder.Options{ModelDir: dir, Device: "cuda"}, "CUDA"},
 		{"too long", encoder.Options{ModelDir: dir, MaxLength: 4096}, "exceeds the model's limit"},

@@ -65,6 +65,7 @@ func readDirMeta(dir string) (dirMeta, error) {
 	var st struct {
 		CLS  bool `json:"pooling_mode_cls_token"`
 		Mean bool `json:"pooling_mode_mean_tokens"`
+		Max  bool `json:"pooling_mode_max_tokens"`
 	}
 	if ok, err := readJSON(filepath.Join(dir, "1_Pooling", "config.json"), &st); err != nil {
 		return m, err
@@ -74,6 +75,8 @@ func readDirMeta(dir string) (dirMeta, error) {
 			m.STPooling = "mean"
 		case st.CLS:
 			m.STPooling = "cls"
+		case st.Max:
+			m.STPooling = "max"
 		}
 	}
 	return m, nil

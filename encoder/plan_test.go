@@ -67,6 +67,9 @@ func TestPoolMeanIgnoresPadding(t *testing.T) {
 	if got[0] != 5 || got[1] != 7 {
 		t.Fatalf("mean of row 1 = %v, want [5 7]", got)
 	}
+	if m := poolMax(out, 3, 2, 1, 2); m[0] != 6 || m[1] != 8 {
+		t.Fatalf("max of row 1 = %v, want [6 8]", m)
+	}
 	if c := poolCLS(out, 3, 2, 1, 2); c[0] != 4 || c[1] != 6 {
 		t.Fatalf("cls of row 1 = %v", c)
 	}
@@ -102,7 +105,9 @@ func TestResolvePooling(t *testing.T) {
 		{"auto", []string{"sentence_embedding"}, dirMeta{STPooling: "mean"}, "model", false},
 		{"mean", bert, dirMeta{}, "mean", false},
 		{"pooler", []string{"last_hidden_state"}, dirMeta{}, "", true},
-		{"max", bert, dirMeta{}, "", true},
+		{"max", bert, dirMeta{}, "max", false},
+		{"median", bert, dirMeta{}, "", true},
+		{"auto", bert, dirMeta{Pooling: "max"}, "max", false},
 	}
 	for _, tc := range tests {
 		got, _, err := resolvePooling(tc.req, tc.outputs, tc.meta)

@@ -7,7 +7,7 @@ import (
 )
 
 // Pooling names accepted by Options.Pooling.
-var PoolingNames = []string{"auto", "cls", "mean", "pooler", "model"}
+var PoolingNames = []string{"auto", "cls", "mean", "max", "pooler", "model"}
 
 // poolFunc turns row r of a batch output into one embedding. out holds
 // [B, L, D] for token-level outputs or [B, D] for pooled ones; n is the
@@ -17,6 +17,7 @@ type poolFunc func(out []float32, L, D, r, n int) []float32
 var poolers = map[string]poolFunc{
 	"cls":    poolCLS,
 	"mean":   poolMean,
+	"max":    poolMax,
 	"pooler": poolRow,
 	"model":  poolRow,
 }
@@ -25,6 +26,7 @@ var poolers = map[string]poolFunc{
 var outputFor = map[string]string{
 	"cls":    "last_hidden_state",
 	"mean":   "last_hidden_state",
+	"max":    "last_hidden_state",
 	"pooler": "pooler_output",
 	"model":  "sentence_embedding",
 }
@@ -84,6 +86,25 @@ func poolMean(out []float32, L, D, r, n int) []float32 {
 	}
 	for j := range v {
 		v[j] = float32(acc[j] / float64(n))
+	}
+	return v
+}
+
+// poolMax takes the element-wise maximum over the real tokens, as
+// sentence-transformers' max pooling does.
+func poolMax(out []float32, L, D, r, n int) []float32 {
+	v := make([]float32, D)
+	if n == 0 {
+		return v
+	}
+	base := r * L * D
+	copy(v, out[base:base+D])
+	for t := 1; t < n; t++ {
+		for j, x := range out[base+t*D : base+(t+1)*D] {
+			if x > v[j] {
+				v[j] = x
+			}
+		}
 	}
 	return v
 }
