@@ -87,8 +87,13 @@ type HeadInfo struct {
 	// Curves are per-epoch losses, for the loss-curve picture.
 	Curves    *Curves   `json:"curves,omitempty"`
 	TrainedAt time.Time `json:"trained_at,omitzero"`
+	// MetricsSplit names the data Metrics were measured on ("validation",
+	// "test").
+	MetricsSplit string `json:"metrics_split,omitempty"`
 	// Params counts trainable parameters.
 	Params int `json:"params,omitempty"`
+	// Diagnosis is a plain-language reading of the curves, when known.
+	Diagnosis string `json:"diagnosis,omitempty"`
 }
 
 // Curves are per-epoch training figures. All slices have the same length;
@@ -97,6 +102,8 @@ type Curves struct {
 	Epoch     []int       `json:"epoch"`
 	TrainLoss []JSONFloat `json:"train_loss"`
 	ValLoss   []JSONFloat `json:"val_loss"`
+	// Step is "epoch", or "iteration" for full-batch optimizers.
+	Step string `json:"step,omitempty"`
 	// ValMetric is the validation metric named by Metric (accuracy unless
 	// said otherwise).
 	Metric    string      `json:"metric,omitempty"`
@@ -132,9 +139,13 @@ type TrainData struct {
 // EpochStats is reported by a TrainFunc after each epoch. NaN means "not
 // measured".
 type EpochStats struct {
+	// Step is "epoch", or "iteration" for full-batch optimizers (L-BFGS).
+	Step      string  `json:"step,omitempty"`
 	Epoch     int     `json:"epoch"`
 	Epochs    int     `json:"epochs"`
 	TrainLoss float64 `json:"train_loss"`
 	ValLoss   float64 `json:"val_loss"`
 	ValMetric float64 `json:"val_metric"`
+	// Metric names ValMetric (default accuracy).
+	Metric string `json:"metric,omitempty"`
 }

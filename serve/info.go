@@ -37,7 +37,7 @@ func (s *Server) handleInfo(c echo.Context) error {
 	r := InfoResponse{
 		ModelDtype:       "float32",
 		Ready:            s.Ready(),
-		Heads:            s.heads.Names(),
+		Heads:            append([]string{}, s.heads.Names()...),
 		MaxConcurrent:    s.cfg.MaxConcurrentRequests,
 		MaxBatchTokens:   s.cfg.MaxBatchTokens,
 		MaxBatchRequests: s.cfg.MaxBatchRequests,

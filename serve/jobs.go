@@ -38,6 +38,7 @@ type JobView struct {
 	Examples   int                `json:"examples"`
 	Labels     []string           `json:"labels"`
 	Embedded   int                `json:"embedded"`
+	Step       string             `json:"step"`
 	Epoch      int                `json:"epoch"`
 	Epochs     int                `json:"epochs"`
 	Curves     Curves             `json:"curves"`
@@ -64,7 +65,7 @@ func (j *job) snapshot() JobView {
 	v := j.view
 	v.Labels = slices.Clone(v.Labels)
 	v.Curves = Curves{Epoch: slices.Clone(v.Curves.Epoch), TrainLoss: slices.Clone(v.Curves.TrainLoss),
-		ValLoss: slices.Clone(v.Curves.ValLoss), ValMetric: slices.Clone(v.Curves.ValMetric), Metric: v.Curves.Metric}
+		ValLoss: slices.Clone(v.Curves.ValLoss), ValMetric: slices.Clone(v.Curves.ValMetric), Metric: v.Curves.Metric, Step: v.Curves.Step}
 	v.Metrics = maps.Clone(v.Metrics)
 	return v
 }
@@ -122,7 +123,7 @@ func (m *jobManager) submit(name string, set *TrainSet, opts TrainOptions) (*job
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &job{id: "job-" + randomHex(8), head: name, opts: opts, set: set, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	j.view = JobView{ID: j.id, Head: name, State: JobQueued, CreatedAt: time.Now().UTC(), Examples: len(set.Texts),
-		Labels: classes, Epochs: opts.Epochs, Options: opts, Curves: emptyCurves()}
+		Labels: classes, Step: "epoch", Epochs: opts.Epochs, Options: opts, Curves: emptyCurves()}
 	m.jobs[j.id] = j
 	m.order = append(m.order, j.id)
 	m.wg.Add(1)
@@ -131,7 +132,7 @@ func (m *jobManager) submit(name string, set *TrainSet, opts TrainOptions) (*job
 }
 
 func emptyCurves() Curves {
-	return Curves{Epoch: []int{}, TrainLoss: []JSONFloat{}, ValLoss: []JSONFloat{}, ValMetric: []JSONFloat{}, Metric: "accuracy"}
+	return Curves{Epoch: []int{}, TrainLoss: []JSONFloat{}, ValLoss: []JSONFloat{}, ValMetric: []JSONFloat{}, Metric: "accuracy", Step: "epoch"}
 }
 
 func (m *jobManager) get(id string) (*job, bool) {
@@ -300,6 +301,13 @@ func (m *jobManager) train(j *job) (map[string]float64, error) {
 	j.update(func(v *JobView) { v.State = JobTraining })
 	progress := func(st EpochStats) {
 		j.update(func(v *JobView) {
+			if st.Step != "" {
+				v.Step = st.Step
+				v.Curves.Step = st.Step
+			}
+			if st.Metric != "" {
+				v.Curves.Metric = st.Metric
+			}
 			v.Epoch = st.Epoch
 			if st.Epochs > 0 {
 				v.Epochs = st.Epochs

@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/bertserve/bertserve/encoder"
+	"github.com/bertserve/bertserve/head"
 	"github.com/bertserve/bertserve/serve"
 )
 
@@ -48,8 +50,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.uploadLimit, "upload-limit", 64<<20, "max training upload in bytes (413 beyond)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "per-request timeout, queue included (503 queued, 504 computing)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may finish")
-	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("BERTSERVE_ADMIN_TOKEN"), "bearer token for train/delete/cancel (default $BERTSERVE_ADMIN_TOKEN; empty disables those routes)")
-	fs.StringVar(&f.apiKey, "api-key", os.Getenv("BERTSERVE_API_KEY"), "bearer token required on the read routes (default $BERTSERVE_API_KEY; empty: open)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for train/delete/cancel (default $BERTSERVE_ADMIN_TOKEN; empty disables those routes)")
+	fs.StringVar(&f.apiKey, "api-key", "", "bearer token required on the read routes (default $BERTSERVE_API_KEY; empty: open)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn, error")
 	fs.BoolVar(&f.force, "force", false, "serve heads trained on another encoder or pooling of the same dimension")
@@ -110,6 +112,14 @@ func cmdServe(args []string) error {
 	if ef.model == "" {
 		return usagef("--model DIR is required (run `bertserve pull default` for the default model)")
 	}
+	// Tokens from the environment are read here, not as flag defaults,
+	// so -h never prints them.
+	if sf.adminToken == "" {
+		sf.adminToken = os.Getenv("BERTSERVE_ADMIN_TOKEN")
+	}
+	if sf.apiKey == "" {
+		sf.apiKey = os.Getenv("BERTSERVE_API_KEY")
+	}
 	if err := sf.check(); err != nil {
 		return err
 	}
@@ -119,7 +129,8 @@ func cmdServe(args []string) error {
 	}
 	slog.SetDefault(log)
 
-	store, train, err := openHeads(sf.heads)
+	var backend atomic.Pointer[encoderBackend]
+	store, train, err := openHeads(sf.heads, sf.force, backend.Load)
 	if err != nil {
 		return err
 	}
@@ -160,7 +171,7 @@ func cmdServe(args []string) error {
 		var err error
 		enc, err = ef.open()
 		if err == nil {
-			err = startServing(srv, enc, log, sf)
+			err = startServing(srv, enc, &backend, log, sf)
 		}
 		loaded <- err
 	}()
@@ -214,8 +225,9 @@ func orNegative(d time.Duration) time.Duration {
 	return d
 }
 
-func startServing(srv *serve.Server, enc *encoder.Encoder, log *slog.Logger, sf serveFlags) error {
+func startServing(srv *serve.Server, enc *encoder.Encoder, backend *atomic.Pointer[encoderBackend], log *slog.Logger, sf serveFlags) error {
 	be := newEncoderBackend(enc)
+	backend.Store(be)
 	if err := srv.SetEmbedder(be); err != nil {
 		return err
 	}
@@ -277,14 +289,161 @@ func (b *encoderBackend) Tokenize(text string, maxLen int) serve.Tokens {
 
 func (b *encoderBackend) Info() serve.ModelInfo { return b.info }
 
-// errNoHeadPackage is returned while head/ has no Model to load.
-var errNoHeadPackage = errors.New("heads are not available in this build")
+// openHeads returns the heads store for --heads DIR and the trainer of
+// POST /v1/heads/{name}/train. A stored head is checked against the
+// encoder when it loads (backend is set by then): another dimension is
+// refused, another or unknown encoder digest too unless --force.
+func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.HeadStore, serve.TrainFunc, error) {
+	store, err := serve.NewDirStore(serve.DirStoreConfig{
+		Dir: dir,
+		Load: func(dir string) (serve.Head, error) {
+			m, err := head.Load(dir)
+			if err != nil {
+				return nil, err
+			}
+			if be := backend(); be != nil {
+				if err := m.CheckEncoder(be.info.Digest, be.info.Dim, force); err != nil {
+					return nil, err
+				}
+			}
+			return newHeadModel(m), nil
+		},
+		Save: func(dir string, h serve.Head) error {
+			hm, ok := h.(*headModel)
+			if !ok {
+				return fmt.Errorf("cannot save a %T as a head directory", h)
+			}
+			return head.Save(dir, hm.m)
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, trainHead, nil
+}
 
-// openHeads returns the heads store and the trainer for --heads DIR.
-//
-// TODO(serve): wire head.Load/head.Save/head.Train here once head.Model
-// lands; until then the server embeds and serves no heads.
-func openHeads(dir string) (serve.HeadStore, serve.TrainFunc, error) {
-	slog.Default().Warn("serving without heads", "err", errNoHeadPackage, "heads", dir)
-	return nil, nil, nil
+// headModel adapts *head.Model to serve.Head.
+type headModel struct {
+	m    *head.Model
+	info serve.HeadInfo
+}
+
+func newHeadModel(m *head.Model) *headModel {
+	meta := m.Meta()
+	info := serve.HeadInfo{
+		Kind:          meta.Head.Kind,
+		Normalize:     meta.Encoder.Normalize,
+		EncoderName:   meta.Encoder.Name,
+		EncoderDigest: meta.Encoder.Digest,
+		Pooling:       meta.Encoder.Pooling,
+		Params:        meta.Params.Total,
+	}
+	if meta.Adapter != nil {
+		info.Kind += "+" + meta.Adapter.Kind
+	}
+	for _, split := range []string{"test", "validation", "val"} {
+		if mt := meta.Metrics[split]; mt != nil {
+			info.MetricsSplit = split
+			info.Metrics = map[string]float64{}
+			for _, name := range []string{"accuracy", "macro_f1", "weighted_f1", "auc", "log_loss", "ece"} {
+				if v, ok := mt.Value(name); ok {
+					info.Metrics[name] = v
+				}
+			}
+			break
+		}
+	}
+	if h := meta.Curves; h != nil && len(h.Points) > 0 {
+		c := &serve.Curves{Step: h.Step, Metric: h.Metric}
+		for _, p := range h.Points {
+			vl, vm := math.NaN(), math.NaN()
+			if h.Validation {
+				vl, vm = p.ValLoss, p.ValMetric
+			}
+			c.Epoch = append(c.Epoch, p.Epoch)
+			c.TrainLoss = append(c.TrainLoss, serve.JSONFloat(p.TrainLoss))
+			c.ValLoss = append(c.ValLoss, serve.JSONFloat(vl))
+			c.ValMetric = append(c.ValMetric, serve.JSONFloat(vm))
+		}
+		info.Curves = c
+	}
+	if d := meta.Diagnosis; d != nil {
+		info.Diagnosis = d.Summary
+	}
+	return &headModel{m: m, info: info}
+}
+
+func (h *headModel) Labels() []string                                { return h.m.Labels() }
+func (h *headModel) Dim() int                                        { return h.m.Dim() }
+func (h *headModel) PredictProba(x [][]float32) ([][]float64, error) { return h.m.PredictProba(x) }
+func (h *headModel) Describe() serve.HeadInfo                        { return h.info }
+
+// trainHead is the server's TrainFunc: a seeded stratified validation
+// split, head.Train with the request's options over head.Default(), and
+// the encoder recorded in the head.
+func trainHead(ctx context.Context, data serve.TrainData, o serve.TrainOptions, progress func(serve.EpochStats)) (serve.Head, error) {
+	cfg := head.Default()
+	if o.Head != "" {
+		cfg.Head = o.Head
+	}
+	if o.Hidden > 0 {
+		cfg.Hidden = []int{o.Hidden}
+	}
+	if o.Epochs > 0 {
+		cfg.Epochs = o.Epochs
+	}
+	if o.LearningRate > 0 {
+		cfg.LR = o.LearningRate
+	}
+	if o.BatchSize > 0 {
+		cfg.BatchSize = o.BatchSize
+	}
+	if o.WeightDecay > 0 {
+		cfg.WeightDecay = o.WeightDecay
+	}
+	if o.Dropout > 0 {
+		cfg.Dropout = o.Dropout
+	}
+	if o.LabelSmoothing > 0 {
+		cfg.LabelSmoothing = o.LabelSmoothing
+	}
+	if o.Patience > 0 {
+		cfg.Patience = o.Patience
+	}
+	if o.ClassWeight != "" {
+		cfg.ClassWeight = o.ClassWeight
+	}
+	if o.Seed != 0 {
+		cfg.Seed = uint64(o.Seed)
+	}
+	all, err := head.NewDataset(data.Vectors, data.Labels, nil)
+	if err != nil {
+		return nil, err
+	}
+	valFrac := o.ValFraction
+	if valFrac == 0 {
+		valFrac = head.DefaultSplit.Val
+	}
+	tr, va, _, err := head.StratifiedSplit(all.Y, len(all.Labels), head.Split{Val: valFrac}, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	var val *head.Dataset
+	if len(va) > 0 {
+		val = all.Subset(va)
+	}
+	m, _, err := head.Train(ctx, all.Subset(tr), val, cfg, func(st head.EpochStats) {
+		vl, vm := math.NaN(), math.NaN()
+		if st.HasVal {
+			vl, vm = st.ValLoss, st.ValMetric
+		}
+		progress(serve.EpochStats{Step: st.Step, Epoch: st.Epoch, Epochs: st.Epochs, TrainLoss: st.TrainLoss,
+			ValLoss: vl, ValMetric: vm, Metric: st.Metric})
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.SetEncoder(head.EncoderInfo{Name: data.Model.Name, Digest: data.Model.Digest, Pooling: data.Model.Pooling,
+		Normalize: o.Normalize, MaxLength: data.Model.MaxLength})
+	return newHeadModel(m), nil
 }
