@@ -107,6 +107,15 @@ type batchItem struct {
 	enqueued time.Time
 	state    atomic.Int32
 	done     chan batchReply
+	ticket   *Ticket
+}
+
+// taken is called when a worker receives the item from the queue.
+func (it *batchItem) taken() *batchItem {
+	if it.ticket != nil {
+		it.ticket.Cancel()
+	}
+	return it
 }
 
 type batchReply struct {
@@ -185,7 +194,9 @@ func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Tic
 	if err := ctx.Err(); err != nil {
 		return nil, &WaitError{Err: err}
 	}
-	it := &batchItem{ctx: ctx, texts: texts, tokens: tokens, enqueued: time.Now(), done: make(chan batchReply, 1)}
+	// An announced request stays counted until a worker takes it off the
+	// queue, so a worker never sees it neither queued nor expected.
+	it := &batchItem{ctx: ctx, texts: texts, tokens: tokens, enqueued: time.Now(), done: make(chan batchReply, 1), ticket: t}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -194,9 +205,6 @@ func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Tic
 	select {
 	case b.queue <- it:
 		b.depth.Add(1)
-		if t != nil {
-			t.Cancel() // queued: no longer on its way
-		}
 	default:
 		b.mu.RUnlock()
 		return nil, ErrQueueFull
@@ -238,7 +246,7 @@ func (b *Batcher) worker() {
 			if !ok {
 				return
 			}
-			first = it
+			first = it.taken()
 		}
 		if b.dropIfDead(first) {
 			continue
@@ -279,6 +287,7 @@ func (b *Batcher) collect(batch []*batchItem, tokens int, deadline time.Time) ([
 		if !ok {
 			return batch, nil
 		}
+		it.taken()
 		if b.dropIfDead(it) {
 			continue
 		}

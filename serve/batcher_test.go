@@ -199,11 +199,17 @@ func TestBatcherWaitsOnlyForAnnouncedRequests(t *testing.T) {
 	if n := len(calls()); n != 1 {
 		t.Fatalf("%d calls: \"early\" did not wait for the announced request", n)
 	}
+	start = time.Now()
 	if _, err := late.Submit(context.Background(), []string{"late"}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-first; err != nil {
 		t.Fatal(err)
+	}
+	// Once the announced request arrived nobody else was expected: the
+	// batch must leave at once, not at MaxWait.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the batch left %s after its last expected request", d)
 	}
 	cs := calls()
 	if len(cs) != 2 || strings.Join(cs[1], ",") != "early,late" {
