@@ -112,6 +112,9 @@ type asciiClass struct {
 	out        byte // the byte after lowercasing
 }
 
+// maxTokenID bounds vocabulary ids (the id -> token table is dense).
+const maxTokenID = 1 << 24
+
 // NewWordPiece builds a tokenizer from a vocabulary (token -> id) and a
 // pipeline configuration. The vocabulary must hold cfg.UnkToken.
 func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error) {
@@ -131,7 +134,7 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 	w := &WordPiece{cfg: cfg, vocab: make(map[string]int32, len(vocab)), cont: make(map[string]int32)}
 	maxID := -1
 	for tok, id := range vocab {
-		if id < 0 || id > 1<<30 {
+		if id < 0 || id > maxTokenID {
 			return nil, fmt.Errorf("vocabulary id %d of %q is out of range", id, tok)
 		}
 		maxID = max(maxID, id)
@@ -157,7 +160,7 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 	}
 	w.unkID = int32(unk)
 	for _, a := range cfg.AddedTokens {
-		if a.ID < 0 || a.ID > 1<<30 {
+		if a.ID < 0 || a.ID > maxTokenID {
 			return nil, fmt.Errorf("added token %q has id %d out of range", a.Content, a.ID)
 		}
 		maxID = max(maxID, int(a.ID))
@@ -165,7 +168,7 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 	for _, tp := range append(append([]TemplatePiece(nil), cfg.Single...), cfg.Pair...) {
 		switch {
 		case tp.Token != "":
-			if tp.ID < 0 || tp.ID > 1<<30 {
+			if tp.ID < 0 || tp.ID > maxTokenID {
 				return nil, fmt.Errorf("template token %q has id %d out of range", tp.Token, tp.ID)
 			}
 			maxID = max(maxID, int(tp.ID))
@@ -178,7 +181,9 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 		w.tokens[id] = tok
 	}
 	for _, a := range cfg.AddedTokens {
-		w.tokens[a.ID] = a.Content
+		if a.Content != "" {
+			w.tokens[a.ID] = a.Content
+		}
 	}
 	for _, tp := range append(append([]TemplatePiece(nil), cfg.Single...), cfg.Pair...) {
 		if tp.Token != "" {
@@ -215,8 +220,9 @@ func NewWordPiece(vocab map[string]int, cfg WordPieceConfig) (*WordPiece, error)
 		if a.Normalized {
 			// Hugging Face matches these against the normalized text, so the
 			// pattern is the normalized content.
-			a.Content = string(w.normalize(nil, a.Content, &wpScratch{}))
-			normed = append(normed, a)
+			if a.Content = string(w.normalize(nil, a.Content, &wpScratch{})); a.Content != "" {
+				normed = append(normed, a)
+			}
 		} else {
 			raw = append(raw, a)
 		}

@@ -175,6 +175,7 @@ func TestWordPieceAddedTokens(t *testing.T) {
 		{"single word accepts alone", AddedToken{ID: 4, Content: "[MASK]", SingleWord: true}, "a [MASK]", []string{"a", "[MASK]"}},
 		{"normalized token matches normalized text", AddedToken{ID: 40, Content: "XX", Normalized: true}, "aXxb xx", []string{"a", "XX", "b", "XX"}},
 		{"raw token does not match normalized text", AddedToken{ID: 40, Content: "XX"}, "xx", []string{"x", "##x"}},
+		{"normalized token that normalizes to nothing never matches", AddedToken{ID: 40, Content: "\u200b", Normalized: true}, "a\u200bb", []string{"a", "##b"}},
 		{"longest match wins", AddedToken{ID: 4, Content: "[SEP][SEP]"}, "[SEP][SEP][SEP]", []string{"[SEP][SEP]", "[SEP]"}},
 	}
 	for _, tt := range tests {
