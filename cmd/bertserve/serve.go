@@ -68,6 +68,9 @@ func (f *serveFlags) check() error {
 		{f.maxClientBatch > 0, "--max-client-batch"}, {f.payloadLimit > 0, "--payload-limit"}, {f.uploadLimit > 0, "--upload-limit"},
 		{f.requestTimeout > 0, "--request-timeout"}, {f.shutdownTimeout > 0, "--shutdown-timeout"}, {f.maxJobs > 0, "--max-jobs"},
 	} {
+		if !c.ok && c.flag == "--max-wait" {
+			return usagef("--max-wait must not be negative")
+		}
 		if !c.ok {
 			return usagef("%s must be positive", c.flag)
 		}
