@@ -298,3 +298,19 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error("a cancelled job saved its head")
 	}
 }
+
+func TestShutdownBeforeServe(t *testing.T) {
+	t.Parallel()
+	s, _ := testServer(t, nil)
+	s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); err != nil {
+		t.Errorf("Serve after Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Error("Serve after Shutdown left the listener open")
+	}
+}

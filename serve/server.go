@@ -30,7 +30,9 @@ type Server struct {
 	routes   map[string]bool
 
 	headsLoaded atomic.Bool
+	mu          sync.Mutex // guards httpSrv and stopped
 	httpSrv     *http.Server
+	stopped     bool
 	shutdown    sync.Once
 }
 
@@ -194,7 +196,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
 	s.httpSrv = srv
+	s.mu.Unlock()
 	s.log.Info("listening", "addr", ln.Addr().String())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -208,10 +217,14 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdown.Do(func() {
-		if s.httpSrv != nil {
-			if e := s.httpSrv.Shutdown(ctx); e != nil {
+		s.mu.Lock()
+		s.stopped = true
+		srv := s.httpSrv
+		s.mu.Unlock()
+		if srv != nil {
+			if e := srv.Shutdown(ctx); e != nil {
 				err = fmt.Errorf("waiting for in-flight requests: %w", e)
-				s.httpSrv.Close()
+				srv.Close()
 			}
 		}
 		s.jobs.shutdown(ctx)
