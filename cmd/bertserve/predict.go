@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/bertserve/bertserve/head"
+)
+
+// labelScore is one entry of a Hugging Face pipeline result.
+type labelScore struct {
+	Label string  `json:"label"`
+	Score float64 `json:"score"`
+}
+
+// topK sorts a probability row into pipeline entries, best first; k <= 0
+// or k beyond the labels keeps them all.
+func topK(labels []string, probs []float64, k int) []labelScore {
+	out := make([]labelScore, len(labels))
+	for i, l := range labels {
+		out[i] = labelScore{l, probs[i]}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Score > out[b].Score })
+	if k > 0 && k < len(out) {
+		out = out[:k]
+	}
+	return out
+}
+
+// cmdPredict classifies texts with a saved head, printing one Hugging Face
+// pipeline JSON array per text.
+func cmdPredict(args []string) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	var ef encoderFlags
+	ef.register(fs)
+	headDir := fs.String("head", "", "head directory written by `bertserve train`")
+	k := fs.Int("top-k", 1, "labels per text, best first (0: all)")
+	force := fs.Bool("force", false, "allow an encoder other than the one the head was trained on, if its dimension matches")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: bertserve predict --head HEADDIR --model DIR [--top-k K] TEXT... (or one text per stdin line)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *headDir == "" {
+		return usagef("--head HEADDIR is required")
+	}
+	m, err := head.Load(*headDir)
+	if err != nil {
+		return err
+	}
+	if ef.model == "" {
+		return usagef("--model DIR is required: the encoder the head was trained on (%s)", describeEncoder(m.Meta().Encoder))
+	}
+	applyHeadEncoderDefaults(&ef, fs, m.Meta().Encoder)
+	enc, err := ef.open()
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
+		return err
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	classify := func(texts []string) error {
+		r, err := enc.Embed(context.Background(), texts)
+		if err != nil {
+			return err
+		}
+		probs, err := m.PredictProba(r.Vectors)
+		if err != nil {
+			return err
+		}
+		for _, p := range probs {
+			b, _ := json.Marshal(topK(m.Labels(), p, *k))
+			w.Write(b)
+			w.WriteByte('\n')
+		}
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return classify(fs.Args())
+	}
+	// Stdin: classify in blocks so a long stream answers as it goes.
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var block []string
+	for sc.Scan() {
+		block = append(block, sc.Text())
+		if len(block) == 256 {
+			if err := classify(block); err != nil {
+				return err
+			}
+			block = block[:0]
+			w.Flush()
+		}
+	}
+	if err := sc.Err(); err != nil && err != io.EOF {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	if len(block) > 0 {
+		return classify(block)
+	}
+	return nil
+}
+
+func describeEncoder(e head.EncoderInfo) string {
+	if e.Name == "" && e.Digest == "" {
+		return "unknown: trained on .npy embeddings"
+	}
+	d := e.Digest
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return fmt.Sprintf("%s, digest %s", e.Name, d)
+}
