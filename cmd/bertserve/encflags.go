@@ -18,7 +18,7 @@ type encoderFlags struct {
 }
 
 func (f *encoderFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model directory (model.onnx + tokenizer.json); `bertserve pull default` makes one")
+	fs.StringVar(&f.model, "model", "", "model directory (model.onnx + tokenizer.json); 'bertserve pull default' makes one")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime shared library (default $ONNXRUNTIME_LIB, then the setup cache)")
 	fs.StringVar(&f.pooling, "pooling", "auto", "pooling: "+strings.Join(encoder.PoolingNames, "|"))
 	fs.BoolVar(&f.normalize, "normalize", false, "L2-normalise embeddings")

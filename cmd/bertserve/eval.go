@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/bertserve/bertserve/head"
 )
@@ -52,7 +56,10 @@ func cmdEval(args []string) error {
 		if ef.model == "" {
 			return usagef("--model DIR is required to embed --data (the head was trained on %q)", meta.Encoder.Name)
 		}
-		applyHeadEncoderDefaults(&ef, fs, meta.Encoder)
+		if err := checkHeadModel(m, ef.model, *force); err != nil {
+			return err
+		}
+		applyHeadEncoderDefaults(&ef, fs, meta.Encoder, *force)
 		sp, err := df.readSplit("eval", df.data, names)
 		if err != nil {
 			return err
@@ -102,11 +109,13 @@ func cmdEval(args []string) error {
 }
 
 // applyHeadEncoderDefaults makes the encoder embed as it did for training
-// (pooling, normalize, max length) unless the user set those flags.
-func applyHeadEncoderDefaults(ef *encoderFlags, fs *flag.FlagSet, e head.EncoderInfo) {
+// (pooling, normalize, max length) unless the user set those flags. With
+// force (another encoder), the head's pooling may not exist in the new
+// model, so pooling stays as given.
+func applyHeadEncoderDefaults(ef *encoderFlags, fs *flag.FlagSet, e head.EncoderInfo, force bool) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["pooling"] && e.Pooling != "" {
+	if !set["pooling"] && e.Pooling != "" && !force {
 		ef.pooling = e.Pooling
 	}
 	if !set["normalize"] {
@@ -115,4 +124,24 @@ func applyHeadEncoderDefaults(ef *encoderFlags, fs *flag.FlagSet, e head.Encoder
 	if !set["max-length"] && e.MaxLength > 0 {
 		ef.maxLength = e.MaxLength
 	}
+}
+
+// checkHeadModel refuses, before the encoder is opened with the head's
+// pooling, a model directory other than the one the head was trained on
+// (unless force), so the error names the mismatch rather than a missing
+// output of the wrong model.
+func checkHeadModel(m *head.Model, modelDir string, force bool) error {
+	if force {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(modelDir, "model.onnx"))
+	if err != nil {
+		return nil // Open reports it with its own advice
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	return m.CheckEncoder(hex.EncodeToString(h.Sum(nil)), m.Dim(), false)
 }

@@ -59,7 +59,10 @@ func cmdPredict(args []string) error {
 	if ef.model == "" {
 		return usagef("--model DIR is required: the encoder the head was trained on (%s)", describeEncoder(m.Meta().Encoder))
 	}
-	applyHeadEncoderDefaults(&ef, fs, m.Meta().Encoder)
+	if err := checkHeadModel(m, ef.model, *force); err != nil {
+		return err
+	}
+	applyHeadEncoderDefaults(&ef, fs, m.Meta().Encoder, *force)
 	enc, err := ef.open()
 	if err != nil {
 		return err
