@@ -92,7 +92,7 @@ func Default() TrainConfig {
 		Adapter:     AdapterConfig{Kind: AdapterNone, Rank: 8, Alpha: 16},
 		Optimizer:   OptAuto,
 		Epochs:      20,
-		BatchSize:   64,
+		BatchSize:   128,
 		LR:          1e-3,
 		WeightDecay: 1e-4,
 		Warmup:      0.06,

@@ -53,19 +53,38 @@ func (a *Activation[T]) apply(x, y, t *Mat[T]) {
 		})
 	default:
 		parallelFor(len(x.Data), func(lo, hi int) {
-			xs, ys := x.Data[lo:hi], y.Data[lo:hi]
 			var ts []T
 			if t != nil {
 				ts = t.Data[lo:hi]
 			}
-			for i, v := range xs {
-				th := tanh(T(geluC) * (v + T(geluA)*v*v*v))
-				ys[i] = 0.5 * v * (1 + th)
-				if ts != nil {
-					ts[i] = th
-				}
-			}
+			geluForward(x.Data[lo:hi], y.Data[lo:hi], ts)
 		})
+	}
+}
+
+// geluForward sets y = GELU(x) and, when t is non-nil, t = the tanh term.
+// The element type is switched once per slice: converting each element to
+// an interface would allocate.
+func geluForward[T Float](x, y, t []T) {
+	switch xs := any(x).(type) {
+	case []float32:
+		ys := any(y).([]float32)
+		ts, _ := any(t).([]float32)
+		if ts == nil {
+			ts = make([]float32, len(xs))
+		}
+		done := geluVec(xs, ys, ts)
+		gelu32(xs[done:], ys[done:], ts[done:])
+	case []float64:
+		ys := any(y).([]float64)
+		ts, _ := any(t).([]float64)
+		for i, v := range xs {
+			th := math.Tanh(geluC * (v + geluA*v*v*v))
+			ys[i] = 0.5 * v * (1 + th)
+			if ts != nil {
+				ts[i] = th
+			}
+		}
 	}
 }
 
@@ -120,48 +139,39 @@ func (a *Activation[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 	return a.dx
 }
 
-// tanh is math.Tanh for float64 and a fast float32 version for float32.
-func tanh[T Float](x T) T {
-	if v, ok := any(x).(float32); ok {
-		return T(tanh32(v))
+// gelu32 is the scalar float32 GELU, the reference for the vector code:
+// the same operations in the same order.
+func gelu32(x, y, t []float32) {
+	y, t = y[:len(x)], t[:len(x)]
+	for i, v := range x {
+		th := tanh32(geluC * (v + geluA*v*v*v))
+		t[i] = th
+		y[i] = 0.5 * v * (1 + th)
 	}
-	return T(math.Tanh(float64(x)))
 }
 
-// tanh32 is tanh in float32, accurate to about 2e-7 absolute: an odd
-// polynomial near zero, 1 - 2/(e^{2x}+1) elsewhere.
+// tanh32 is tanh in float32 as Eigen computes it: a [13/6] rational
+// approximation on x clamped to ±7.905 (where tanh rounds to ±1), within
+// a few float32 ulps of the truth (Eigen returns x itself below 4e-4; the
+// rational form is within 2e-7 relative there, and keeping it lets the
+// vector code match this function exactly).
 func tanh32(x float32) float32 {
-	ax := x
-	if ax < 0 {
-		ax = -ax
+	const clamp = 7.90531110763549805
+	if x > clamp {
+		x = clamp
+	} else if x < -clamp {
+		x = -clamp
 	}
-	if ax < 0.125 {
-		x2 := x * x
-		return x * (1 + x2*(-1.0/3+x2*(2.0/15+x2*(-17.0/315+x2*(62.0/2835)))))
-	}
-	if ax > 9.5 {
-		if x < 0 {
-			return -1
-		}
-		return 1
-	}
-	r := 1 - 2/(exp32(2*ax)+1)
-	if x < 0 {
-		return -r
-	}
-	return r
-}
-
-// exp32 is e^x in float32 for |x| <= 20: x = n·ln2 + r with |r| <= ln2/2,
-// a degree-6 polynomial for e^r, and 2^n put into the exponent bits.
-func exp32(x float32) float32 {
-	const (
-		log2e = 1.4426950408889634
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+	x2 := x * x
+	p := x2*-2.76076847742355e-16 + 2.00018790482477e-13
+	p = x2*p + -8.60467152213735e-11
+	p = x2*p + 5.12229709037114e-08
+	p = x2*p + 1.48572235717979e-05
+	p = x2*p + 6.37261928875436e-04
+	p = x2*p + 4.89352455891786e-03
+	p = x * p
+	q := x2*1.19825839466702e-06 + 1.18534705686654e-04
+	q = x2*q + 2.26843463243900e-03
+	q = x2*q + 4.89352518554385e-03
+	return p / q
 }

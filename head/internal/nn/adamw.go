@@ -36,12 +36,43 @@ func (o *AdamW[T]) Step(ps []*Param[T], lr float64) {
 		}
 		m, v, w, g := o.m[i], o.v[i], p.W, p.G
 		parallelFor(len(w), func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				gj := g[j]
-				m[j] = b1*m[j] + (1-b1)*gj
-				v[j] = b2*v[j] + (1-b2)*gj*gj
-				w[j] = w[j]*decay - step*m[j]/(T(math.Sqrt(float64(v[j])))*vc+eps)
-			}
+			adamRange(m[lo:hi], v[lo:hi], w[lo:hi], g[lo:hi], b1, b2, decay, step, vc, eps)
 		})
+	}
+}
+
+func adamRange[T Float](m, v, w, g []T, b1, b2, decay, step, vc, eps T) {
+	switch ms := any(m).(type) {
+	case []float32:
+		adam32(ms, any(v).([]float32), any(w).([]float32), any(g).([]float32),
+			float32(b1), float32(b2), float32(decay), float32(step), float32(vc), float32(eps))
+	case []float64:
+		adam64(ms, any(v).([]float64), any(w).([]float64), any(g).([]float64),
+			float64(b1), float64(b2), float64(decay), float64(step), float64(vc), float64(eps))
+	}
+}
+
+func adam32(m, v, w, g []float32, b1, b2, decay, step, vc, eps float32) {
+	v, w, g = v[:len(m)], w[:len(m)], g[:len(m)]
+	c1, c2 := 1-b1, 1-b2
+	k := [8]float32{b1, c1, b2, c2, decay, step, vc, eps}
+	done := adamVec(m, v, w, g, &k)
+	m, v, w, g = m[done:], v[done:], w[done:], g[done:]
+	for j, gj := range g {
+		mj := b1*m[j] + c1*gj
+		vj := b2*v[j] + c2*gj*gj
+		m[j], v[j] = mj, vj
+		w[j] = w[j]*decay - step*mj/(float32(math.Sqrt(float64(vj)))*vc+eps)
+	}
+}
+
+func adam64(m, v, w, g []float64, b1, b2, decay, step, vc, eps float64) {
+	v, w, g = v[:len(m)], w[:len(m)], g[:len(m)]
+	c1, c2 := 1-b1, 1-b2
+	for j, gj := range g {
+		mj := b1*m[j] + c1*gj
+		vj := b2*v[j] + c2*gj*gj
+		m[j], v[j] = mj, vj
+		w[j] = w[j]*decay - step*mj/(math.Sqrt(vj)*vc+eps)
 	}
 }

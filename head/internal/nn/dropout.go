@@ -30,26 +30,36 @@ func (d *Dropout[T]) Forward(x *Mat[T], train bool) *Mat[T] {
 		d.mask = make([]T, n)
 	}
 	d.mask = d.mask[:n]
-	// 24 random bits per decision, two decisions per draw.
+	// 24 random bits per decision, two decisions per draw; draw p of this
+	// call serves elements 2p and 2p+1, whichever goroutine computes it.
 	keep := T(1 / (1 - d.P))
 	thr := uint64(d.P * (1 << 24))
-	for i := 0; i < n; i += 2 {
-		u := d.RNG.Uint64()
-		d.mask[i] = 0
-		if u&(1<<24-1) >= thr {
-			d.mask[i] = keep
-		}
-		if i+1 < n {
-			d.mask[i+1] = 0
-			if (u>>32)&(1<<24-1) >= thr {
-				d.mask[i+1] = keep
+	mask, rng := d.mask, d.RNG
+	pairs := (n + 1) / 2
+	parallelFor(pairs, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			u := rng.ahead(p)
+			i := 2 * p
+			mask[i] = 0
+			if u&(1<<24-1) >= thr {
+				mask[i] = keep
+			}
+			if i+1 < n {
+				mask[i+1] = 0
+				if (u>>32)&(1<<24-1) >= thr {
+					mask[i+1] = keep
+				}
 			}
 		}
-	}
+	})
+	rng.skip(pairs)
 	d.y = reuse(d.y, x.Rows, x.Cols)
-	for i, v := range x.Data {
-		d.y.Data[i] = v * d.mask[i]
-	}
+	parallelFor(n, func(lo, hi int) {
+		ys, xs, ms := d.y.Data[lo:hi], x.Data[lo:hi], mask[lo:hi]
+		for i, v := range xs {
+			ys[i] = v * ms[i]
+		}
+	})
 	return d.y
 }
 
@@ -65,8 +75,11 @@ func (d *Dropout[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 		return dy
 	}
 	d.dx = reuse(d.dx, dy.Rows, dy.Cols)
-	for i, v := range dy.Data {
-		d.dx.Data[i] = v * d.mask[i]
-	}
+	parallelFor(len(dy.Data), func(lo, hi int) {
+		out, ds, ms := d.dx.Data[lo:hi], dy.Data[lo:hi], d.mask[lo:hi]
+		for i, v := range ds {
+			out[i] = v * ms[i]
+		}
+	})
 	return d.dx
 }

@@ -35,12 +35,20 @@ func CountParams[T Float](ps []*Param[T]) int {
 	return n
 }
 
-// GradNorm returns the global L2 norm of the gradients.
+// GradNorm returns the global L2 norm of the gradients. Squares are
+// summed by BLAS dot products over fixed chunks, the chunks in float64.
 func GradNorm[T Float](ps []*Param[T]) float64 {
+	const chunk = 4096
 	var s float64
 	for _, p := range ps {
-		for _, g := range p.G {
-			s += float64(g) * float64(g)
+		for lo := 0; lo < len(p.G); lo += chunk {
+			g := p.G[lo:min(lo+chunk, len(p.G))]
+			switch gs := any(g).(type) {
+			case []float32:
+				s += float64(impl.Sdot(len(gs), gs, 1, gs, 1))
+			case []float64:
+				s += impl.Ddot(len(gs), gs, 1, gs, 1)
+			}
 		}
 	}
 	return math.Sqrt(s)

@@ -1,0 +1,208 @@
+package nn
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// The float32 product behind training. On amd64 with AVX2 and FMA it is
+// a packed, blocked product around a 6×16 register-tile kernel (in the
+// style of GotoBLAS/BLIS), split across cores by column panels; elsewhere,
+// and for thin shapes the tile would waste, it is gonum's Sgemm. Each
+// element of C is summed by one goroutine in a fixed order, so results do
+// not depend on the number of cores (they may differ in the last bits
+// from the gonum path, which does not fuse multiply-adds).
+
+const (
+	tileM  = 6
+	tileN  = 16
+	blockK = 256
+	blockM = 16 * tileM
+	// fastMinFlops is the smallest product worth packing for.
+	fastMinFlops = 1 << 15
+	// flopsPerWorker is the least work worth another goroutine.
+	flopsPerWorker = 1 << 20
+)
+
+func init() {
+	if haveFMA {
+		gemm32 = sgemmAuto
+	}
+}
+
+// sgemmAuto picks the tiled kernel for shapes it suits, gonum otherwise.
+func sgemmAuto(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if n < tileN || m < 2 || k < 8 || m*n*k < fastMinFlops {
+		impl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmTiled(tA == blas.Trans, tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+var packPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func getBuf(n int) *[]float32 {
+	p := packPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// sgemmTiled computes c = alpha·op(a)·op(b) + beta·c with the kernel.
+func sgemmTiled(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	panels := (n + tileN - 1) / tileN
+	workers := min(runtime.GOMAXPROCS(0), panels, max(1, 2*m*n*k/flopsPerWorker))
+	if workers <= 1 {
+		sgemmPanels(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, panels)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (panels + workers - 1) / workers
+	for p0 := 0; p0 < panels; p0 += per {
+		p1 := min(p0+per, panels)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sgemmPanels(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, p0, p1)
+		}()
+	}
+	wg.Wait()
+}
+
+// sgemmPanels computes the columns of column panels [p0, p1).
+func sgemmPanels(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, p0, p1 int) {
+	j0, j1 := p0*tileN, min(p1*tileN, n)
+	np := p1 - p0
+	kb0 := min(blockK, k)
+	bufB := getBuf(kb0 * np * tileN)
+	bufA := getBuf(kb0 * blockM)
+	defer packPool.Put(bufB)
+	defer packPool.Put(bufA)
+	var tile [tileM * tileN]float32
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc+j0 : i*ldc+j1]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	for pc := 0; pc < k; pc += blockK {
+		kb := min(blockK, k-pc)
+		packB(*bufB, b, ldb, transB, pc, kb, j0, j1)
+		for ic := 0; ic < m; ic += blockM {
+			mb := min(blockM, m-ic)
+			packA(*bufA, a, lda, transA, ic, mb, pc, kb)
+			for jp := 0; jp < np; jp++ {
+				cj := j0 + jp*tileN
+				cols := min(tileN, j1-cj)
+				bp := (*bufB)[jp*tileN*kb : (jp+1)*tileN*kb]
+				for ip := 0; ip*tileM < mb; ip++ {
+					ap := (*bufA)[ip*tileM*kb : (ip+1)*tileM*kb]
+					rows := min(tileM, mb-ip*tileM)
+					ci := ic + ip*tileM
+					if rows == tileM && cols == tileN {
+						kernel6x16(kb, ap, bp, c[ci*ldc+cj:], ldc, alpha)
+						continue
+					}
+					// A partial tile goes through a scratch tile.
+					clear(tile[:])
+					kernel6x16(kb, ap, bp, tile[:], tileN, 1)
+					for r := 0; r < rows; r++ {
+						crow := c[(ci+r)*ldc+cj : (ci+r)*ldc+cj+cols]
+						for j, v := range tile[r*tileN : r*tileN+cols] {
+							crow[j] += alpha * v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies rows [ic, ic+mb) and columns [pc, pc+kb) of op(a) into
+// panels of tileM rows, k-major within a panel, zero-padding the last.
+func packA(dst, a []float32, lda int, trans bool, ic, mb, pc, kb int) {
+	for ip := 0; ip*tileM < mb; ip++ {
+		panel := dst[ip*tileM*kb : (ip+1)*tileM*kb]
+		rows := min(tileM, mb-ip*tileM)
+		i0 := ic + ip*tileM
+		if trans { // op(a)(i, l) = a[l, i]
+			if rows == tileM {
+				for l := 0; l < kb; l++ {
+					src := a[(pc+l)*lda+i0 : (pc+l)*lda+i0+tileM : (pc+l)*lda+i0+tileM]
+					d := panel[l*tileM : l*tileM+tileM : l*tileM+tileM]
+					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				}
+				continue
+			}
+			for l := 0; l < kb; l++ {
+				src := a[(pc+l)*lda+i0 : (pc+l)*lda+i0+rows]
+				d := panel[l*tileM : l*tileM+tileM]
+				copy(d, src)
+				clear(d[rows:])
+			}
+			continue
+		}
+		for r := 0; r < tileM; r++ {
+			if r >= rows {
+				for l := 0; l < kb; l++ {
+					panel[l*tileM+r] = 0
+				}
+				continue
+			}
+			src := a[(i0+r)*lda+pc : (i0+r)*lda+pc+kb]
+			for l, v := range src {
+				panel[l*tileM+r] = v
+			}
+		}
+	}
+}
+
+// packB copies rows [pc, pc+kb) and columns [j0, j1) of op(b) into
+// panels of tileN columns, k-major within a panel, zero-padding the last.
+func packB(dst, b []float32, ldb int, trans bool, pc, kb, j0, j1 int) {
+	for jp := 0; j0+jp*tileN < j1; jp++ {
+		panel := dst[jp*tileN*kb : (jp+1)*tileN*kb]
+		cj := j0 + jp*tileN
+		cols := min(tileN, j1-cj)
+		if !trans && cols == tileN { // op(b)(l, j) = b[l, j]
+			for l := 0; l < kb; l++ {
+				src := b[(pc+l)*ldb+cj : (pc+l)*ldb+cj+tileN : (pc+l)*ldb+cj+tileN]
+				d := panel[l*tileN : l*tileN+tileN : l*tileN+tileN]
+				for j := range d {
+					d[j] = src[j]
+				}
+			}
+			continue
+		}
+		if !trans {
+			for l := 0; l < kb; l++ {
+				d := panel[l*tileN : l*tileN+tileN]
+				copy(d, b[(pc+l)*ldb+cj:(pc+l)*ldb+cj+cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		for j := 0; j < tileN; j++ {
+			if j >= cols {
+				for l := 0; l < kb; l++ {
+					panel[l*tileN+j] = 0
+				}
+				continue
+			}
+			src := b[(cj+j)*ldb+pc : (cj+j)*ldb+pc+kb]
+			for l, v := range src {
+				panel[l*tileN+j] = v
+			}
+		}
+	}
+}

@@ -1,0 +1,50 @@
+//go:build amd64 && !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
+
+// haveFMA reports whether the AVX2/FMA kernel may run.
+var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kernel6x16 adds alpha·(A panel)·(B panel) to the 6×16 tile of c that
+// starts at c[0] with row stride ldc.
+func kernel6x16(k int, a, b, c []float32, ldc int, alpha float32) {
+	_ = a[6*k-1]
+	_ = b[16*k-1]
+	_ = c[5*ldc+15]
+	sgemmKernel6x16(k, &a[0], &b[0], &c[0], ldc, alpha)
+}
+
+//go:noescape
+func adamStep8(n int, m, v, w, grad *float32, k *[8]float32)
+
+// adamVec runs the vector AdamW update on the longest multiple of 8 and
+// returns how many elements it did.
+func adamVec(m, v, w, g []float32, k *[8]float32) int {
+	n := len(m) &^ 7
+	if !haveFMA || n == 0 {
+		return 0
+	}
+	_, _, _ = v[n-1], w[n-1], g[n-1]
+	adamStep8(n, &m[0], &v[0], &w[0], &g[0], k)
+	return n
+}
+
+//go:noescape
+func geluForward8(n int, x, y, t *float32)
+
+// geluVec runs the vector GELU on the longest multiple of 8 elements and
+// returns how many it did.
+func geluVec(x, y, t []float32) int {
+	n := len(x) &^ 7
+	if !haveFMA || n == 0 {
+		return 0
+	}
+	_, _ = y[n-1], t[n-1]
+	geluForward8(n, &x[0], &y[0], &t[0])
+	return n
+}
