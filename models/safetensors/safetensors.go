@@ -143,6 +143,9 @@ func decode(name string, e headerEntry, body []byte) (Tensor, error) {
 		if d < 0 {
 			return Tensor{}, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
 		}
+		if d > 0 && n > len(body)/d {
+			return Tensor{}, fmt.Errorf("tensor %q: shape %v needs more than the %d data bytes (file truncated?)", name, e.Shape, len(body))
+		}
 		n *= d
 	}
 	lo, hi := e.DataOffsets[0], e.DataOffsets[1]
