@@ -48,3 +48,37 @@ func geluVec(x, y, t []float32) int {
 	geluForward8(n, &x[0], &y[0], &t[0])
 	return n
 }
+
+//go:noescape
+func sdot32(n int, x, y *float32) float32
+
+//go:noescape
+func saxpy32(n int, alpha float32, x, y *float32)
+
+// Dot returns Σ x[i]·y[i] (len(y) >= len(x)).
+func Dot(x, y []float32) float32 {
+	n := len(x) &^ 31
+	if !haveFMA || n == 0 {
+		return impl.Sdot(len(x), x, 1, y, 1)
+	}
+	_ = y[len(x)-1]
+	s := sdot32(n, &x[0], &y[0])
+	if n < len(x) {
+		s += impl.Sdot(len(x)-n, x[n:], 1, y[n:], 1)
+	}
+	return s
+}
+
+// Axpy adds alpha·x to y (len(y) >= len(x)).
+func Axpy(alpha float32, x, y []float32) {
+	n := len(x) &^ 31
+	if !haveFMA || n == 0 {
+		impl.Saxpy(len(x), alpha, x, 1, y, 1)
+		return
+	}
+	_ = y[len(x)-1]
+	saxpy32(n, alpha, &x[0], &y[0])
+	if n < len(x) {
+		impl.Saxpy(len(x)-n, alpha, x[n:], 1, y[n:], 1)
+	}
+}

@@ -90,3 +90,26 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+func TestDotAxpy(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 31, 32, 33, 384, 517} {
+		x, y := make([]float32, n), make([]float32, n)
+		Uniform(NewRNG(uint64(n)), x, 1)
+		Uniform(NewRNG(uint64(n+1)), y, 1)
+		var want float64
+		for i := range x {
+			want += float64(x[i]) * float64(y[i])
+		}
+		if got := Dot(x, y); math.Abs(float64(got)-want) > 1e-5*float64(n) {
+			t.Errorf("Dot n=%d: %v, want %v", n, got, want)
+		}
+		y2 := append([]float32(nil), y...)
+		Axpy(0.5, x, y2)
+		for i := range y2 {
+			if d := y2[i] - (y[i] + 0.5*x[i]); d > 1e-6 || d < -1e-6 {
+				t.Fatalf("Axpy n=%d element %d: %v, want %v", n, i, y2[i], y[i]+0.5*x[i])
+			}
+		}
+	}
+}
