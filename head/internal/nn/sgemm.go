@@ -33,12 +33,95 @@ func init() {
 }
 
 // sgemmAuto picks the tiled kernel for shapes it suits, gonum otherwise.
+// A narrow C (fewer than 16 columns, as a low-rank adapter's products
+// have) is computed by dot products when op(A)'s rows are contiguous,
+// else transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ, so the kernel's 16 lanes run
+// along the long side.
 func sgemmAuto(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if n < tileN || m < 2 || k < 8 || m*n*k < fastMinFlops {
-		impl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	switch {
+	case k < 8 || m*n*k < fastMinFlops:
+	case n >= tileN && m >= 2:
+		sgemmTiled(tA == blas.Trans, tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	case tA != blas.Trans:
+		sgemmDots(tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	case n >= 4 && m >= tileN:
+		tbuf := getBuf(n * m)
+		t := *tbuf
+		sgemmTiled(tB != blas.Trans, tA != blas.Trans, n, m, k, 1, b, ldb, a, lda, 0, t, m)
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				v := alpha * t[j*m+i]
+				if beta == 0 {
+					row[j] = v
+				} else {
+					row[j] = v + beta*row[j]
+				}
+			}
+		}
+		packPool.Put(tbuf)
 		return
 	}
-	sgemmTiled(tA == blas.Trans, tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	impl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmDots computes a narrow C = alpha·A·op(B) + beta·C (A not
+// transposed) as dot products of A's rows with op(B)'s columns, gathered
+// once into rows; rows of C are split across cores.
+func sgemmDots(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	cols := make([][]float32, n)
+	var tbuf *[]float32
+	if transB { // op(B) column j is row j of b
+		for j := range cols {
+			cols[j] = b[j*ldb : j*ldb+k]
+		}
+	} else {
+		tbuf = getBuf(n * k)
+		t := *tbuf
+		for l := 0; l < k; l++ {
+			for j, v := range b[l*ldb : l*ldb+n] {
+				t[j*k+l] = v
+			}
+		}
+		for j := range cols {
+			cols[j] = t[j*k : (j+1)*k]
+		}
+	}
+	rows := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ai := a[i*lda : i*lda+k]
+			ci := c[i*ldc : i*ldc+n]
+			for j, col := range cols {
+				v := alpha * Dot(ai, col)
+				if beta == 0 {
+					ci[j] = v
+				} else {
+					ci[j] = v + beta*ci[j]
+				}
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, 2*m*n*k/flopsPerWorker), m)
+	if workers <= 1 {
+		rows(0, m)
+	} else {
+		var wg sync.WaitGroup
+		per := (m + workers - 1) / workers
+		for lo := 0; lo < m; lo += per {
+			hi := min(lo+per, m)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rows(lo, hi)
+			}()
+		}
+		wg.Wait()
+	}
+	if tbuf != nil {
+		packPool.Put(tbuf)
+	}
 }
 
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -181,6 +264,20 @@ func packB(dst, b []float32, ldb int, trans bool, pc, kb, j0, j1 int) {
 				for j := range d {
 					d[j] = src[j]
 				}
+			}
+			continue
+		}
+		if trans && cols == tileN { // op(b)(l, j) = b[j, l]: 16 row streams
+			var rows [tileN][]float32
+			for j := range rows {
+				rows[j] = b[(cj+j)*ldb+pc : (cj+j)*ldb+pc+kb]
+			}
+			for l := 0; l < kb; l++ {
+				d := panel[l*tileN : l*tileN+tileN : l*tileN+tileN]
+				d[0], d[1], d[2], d[3] = rows[0][l], rows[1][l], rows[2][l], rows[3][l]
+				d[4], d[5], d[6], d[7] = rows[4][l], rows[5][l], rows[6][l], rows[7][l]
+				d[8], d[9], d[10], d[11] = rows[8][l], rows[9][l], rows[10][l], rows[11][l]
+				d[12], d[13], d[14], d[15] = rows[12][l], rows[13][l], rows[14][l], rows[15][l]
 			}
 			continue
 		}
