@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bertserve/bertserve/encoder/npy"
+	"gonum.org/v1/gonum/mat"
 )
 
 // makeSynthetic writes train/test matrices that behave more like
@@ -43,32 +44,37 @@ func makeSynthetic(dir string, rows, dim, classes int, seed uint64) error {
 			centres[c][j] = 0.9 * r.NormFloat64() * scale[j]
 		}
 	}
+	mixM := mat.NewDense(dim, dim, nil)
+	for i, row := range mix {
+		mixM.SetRow(i, row)
+	}
 	write := func(name string, n int) error {
-		x := make([][]float32, n)
+		z := mat.NewDense(n, dim, nil)
 		labels := make([]string, n)
-		z := make([]float64, dim)
-		for i := range x {
+		for i := 0; i < n; i++ {
 			c := r.IntN(classes)
-			for j := range z {
-				z[j] = centres[c][j] + scale[j]*r.NormFloat64()
-			}
-			row := make([]float32, dim)
-			var norm float64
-			for k := range row {
-				var s float64
-				for j, v := range z {
-					s += v * mix[j][k]
-				}
-				row[k] = float32(s)
-				norm += s * s
-			}
-			for k := range row {
-				row[k] /= float32(math.Sqrt(norm))
+			for j := 0; j < dim; j++ {
+				z.Set(i, j, centres[c][j]+scale[j]*r.NormFloat64())
 			}
 			if r.Float64() < 0.15 {
 				c = r.IntN(classes)
 			}
-			x[i], labels[i] = row, "class"+strconv.Itoa(c)
+			labels[i] = "class" + strconv.Itoa(c)
+		}
+		var mixed mat.Dense
+		mixed.Mul(z, mixM)
+		x := make([][]float32, n)
+		for i := range x {
+			src := mixed.RawRowView(i)
+			var norm float64
+			for _, v := range src {
+				norm += v * v
+			}
+			row := make([]float32, dim)
+			for k, v := range src {
+				row[k] = float32(v / math.Sqrt(norm))
+			}
+			x[i] = row
 		}
 		f, err := os.Create(filepath.Join(dir, name+".npy"))
 		if err != nil {
