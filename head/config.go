@@ -74,7 +74,8 @@ type TrainConfig struct {
 	// MaxIter bounds L-BFGS iterations.
 	MaxIter int `json:"max_iter"`
 	// Tol stops L-BFGS when the largest gradient component of the mean
-	// objective falls below it.
+	// objective falls below it: scikit-learn's tol for lbfgs, which
+	// bounds the same quantity, so the default 1e-4 stops where it does.
 	Tol float64 `json:"tol"`
 	// Seed fixes initialisation, shuffling and dropout.
 	Seed uint64 `json:"seed"`
@@ -102,7 +103,7 @@ func Default() TrainConfig {
 		MinDelta:    1e-4,
 		Monitor:     MonitorValLoss,
 		MaxIter:     1000,
-		Tol:         1e-5,
+		Tol:         1e-4,
 		Seed:        42,
 	}
 }

@@ -82,61 +82,78 @@ func TestGradHeads(t *testing.T) {
 
 // TestSoftmaxObjectiveGradient checks the fused float32 L-BFGS objective
 // two ways: its value and gradient against the float64 network code
-// (itself checked by finite differences), and its gradient against
-// finite differences of its own value.
+// (itself checked by finite differences) at the full weights it stands
+// for, and its gradient against finite differences of its own value. Two
+// classes exercise the reduced binary form, three the general one.
 func TestSoftmaxObjectiveGradient(t *testing.T) {
 	t.Parallel()
-	d := blobs(2500, 6, 3, 2, 13) // three blocks, the last one partial
-	x := packRows(d.X)
-	ce := nn.CrossEntropy{Smoothing: 0.1, ClassWeights: []float64{1, 2, 0.5}}
-	const lambda = 0.01
-	o := newSoftmaxObjective(x, d.Y, ce, lambda, 3)
-	rng := nn.NewRNG(3)
-	w := make([]float64, o.dim())
-	nn.Uniform(rng, w, 0.5)
-	o.evaluate(w)
-	f, grad := o.f, append([]float64(nil), o.grad...)
+	for _, C := range []int{2, 3} {
+		t.Run(fmt.Sprint(C, " classes"), func(t *testing.T) {
+			t.Parallel()
+			d := blobs(2500, 6, C, 2, 13) // three blocks, the last one partial
+			x := packRows(d.X)
+			weights := []float64{1, 2, 0.5}[:C]
+			ce := nn.CrossEntropy{Smoothing: 0.1, ClassWeights: weights}
+			const lambda = 0.01
+			o := newSoftmaxObjective(x, d.Y, ce, lambda, C)
+			rng := nn.NewRNG(3)
+			w := make([]float64, o.dim())
+			nn.Uniform(rng, w, 0.5)
+			o.evaluate(w)
+			f, grad := o.f, append([]float64(nil), o.grad...)
 
-	// Reference in float64 through the generic layers.
-	lin := nn.NewLinear[float64]("out", 6, 3, rng, true)
-	copy(lin.Weight.W, w[:18])
-	copy(lin.Bias.W, w[18:])
-	x64 := nn.NewMat[float64](x.Rows, x.Cols)
-	for i, v := range x.Data {
-		x64.Data[i] = float64(v)
-	}
-	g := nn.NewMat[float64](x.Rows, 3)
-	ref := nn.Loss(ce, lin.Forward(x64, true), d.Y, g, nil)
-	lin.Backward(g, false)
-	var sq float64
-	for j := 0; j < 18; j++ {
-		sq += w[j] * w[j]
-		lin.Weight.G[j] += lambda * w[j]
-	}
-	ref += lambda / 2 * sq
-	if math.Abs(f-ref) > 1e-6*math.Abs(ref) {
-		t.Errorf("objective %.9g, float64 reference %.9g", f, ref)
-	}
-	refGrad := append(append([]float64{}, lin.Weight.G...), lin.Bias.G...)
-	for j := range grad {
-		if math.Abs(grad[j]-refGrad[j]) > 1e-5*(1+math.Abs(refGrad[j])) {
-			t.Errorf("gradient %d: %.9g, float64 reference %.9g", j, grad[j], refGrad[j])
-		}
-	}
-	// Finite differences of the float32 objective itself (coarser step).
-	const h = 1e-3
-	for j := range w {
-		v := w[j]
-		w[j] = v + h
-		o.evaluate(w)
-		fp := o.f
-		w[j] = v - h
-		o.evaluate(w)
-		fm := o.f
-		w[j] = v
-		if num := (fp - fm) / (2 * h); math.Abs(num-grad[j]) > 2e-3*(1+math.Abs(num)) {
-			t.Errorf("%s: gradient %.6g, finite difference %.6g", fmt.Sprint("w", j), grad[j], num)
-		}
+			// Reference in float64 through the generic layers, at the
+			// full weights.
+			full := o.full(w)
+			lin := nn.NewLinear[float64]("out", 6, C, rng, true)
+			copy(lin.Weight.W, full[:6*C])
+			copy(lin.Bias.W, full[6*C:])
+			x64 := nn.NewMat[float64](x.Rows, x.Cols)
+			for i, v := range x.Data {
+				x64.Data[i] = float64(v)
+			}
+			g := nn.NewMat[float64](x.Rows, C)
+			ref := nn.Loss(ce, lin.Forward(x64, true), d.Y, g, nil)
+			lin.Backward(g, false)
+			var sq float64
+			for j := 0; j < 6*C; j++ {
+				sq += full[j] * full[j]
+				lin.Weight.G[j] += lambda * full[j]
+			}
+			ref += lambda / 2 * sq
+			if math.Abs(f-ref) > 1e-6*math.Abs(ref) {
+				t.Errorf("objective %.9g, float64 reference %.9g", f, ref)
+			}
+			refGrad := append(append([]float64{}, lin.Weight.G...), lin.Bias.G...)
+			if C == 2 { // chain rule through W = [−w/2, w/2], b = [−β/2, β/2]
+				red := make([]float64, 7)
+				for j := 0; j < 6; j++ {
+					red[j] = (refGrad[6+j] - refGrad[j]) / 2
+				}
+				red[6] = (refGrad[13] - refGrad[12]) / 2
+				refGrad = red
+			}
+			for j := range grad {
+				if math.Abs(grad[j]-refGrad[j]) > 1e-5*(1+math.Abs(refGrad[j])) {
+					t.Errorf("gradient %d: %.9g, float64 reference %.9g", j, grad[j], refGrad[j])
+				}
+			}
+			// Finite differences of the float32 objective itself.
+			const h = 1e-3
+			for j := range w {
+				v := w[j]
+				w[j] = v + h
+				o.evaluate(w)
+				fp := o.f
+				w[j] = v - h
+				o.evaluate(w)
+				fm := o.f
+				w[j] = v
+				if num := (fp - fm) / (2 * h); math.Abs(num-grad[j]) > 2e-3*(1+math.Abs(num)) {
+					t.Errorf("w%d: gradient %.6g, finite difference %.6g", j, grad[j], num)
+				}
+			}
+		})
 	}
 }
 

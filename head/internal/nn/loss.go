@@ -43,49 +43,72 @@ func (ce CrossEntropy) WeightSum(y []int) float64 {
 //
 // and when probs is non-nil it receives the softmax.
 func LossSum[T Float](ce CrossEntropy, logits *Mat[T], y []int, scale float64, grad, probs *Mat[T]) float64 {
-	C := logits.Cols
-	eps, k := ce.Smoothing, ce.Smoothing/float64(C)
-	wsum := float64(C)
-	if ce.ClassWeights != nil {
-		wsum = 0
-		for _, w := range ce.ClassWeights {
-			wsum += w
-		}
-	}
+	r := ce.Rows(logits.Cols)
 	var sum float64
-	p := make([]float64, C)
 	for i := 0; i < logits.Rows; i++ {
-		z := logits.Row(i)
-		lse := logSumExp(z, p)
-		wy := ce.Weight(y[i])
-		l := (1 - eps) * wy * (lse - float64(z[y[i]]))
-		if eps > 0 {
-			for c, v := range z {
-				l += k * ce.Weight(c) * (lse - float64(v))
-			}
-		}
-		sum += l
-		if probs != nil {
-			pr := probs.Row(i)
-			for c := range pr {
-				pr[c] = T(p[c])
-			}
-		}
+		var g, pr []T
 		if grad != nil {
-			g := grad.Row(i)
-			for c := range g {
-				d := (1 - eps) * wy * p[c]
-				if c == y[i] {
-					d -= (1 - eps) * wy
-				}
-				if eps > 0 {
-					d += k * (wsum*p[c] - ce.Weight(c))
-				}
-				g[c] = T(scale * d)
+			g = grad.Row(i)
+		}
+		if probs != nil {
+			pr = probs.Row(i)
+		}
+		sum += RowLoss(r, logits.Row(i), y[i], scale, g)
+		if pr != nil {
+			for c := range pr {
+				pr[c] = T(r.P[c])
 			}
 		}
 	}
 	return sum
+}
+
+// RowScratch holds what RowLoss needs for C classes, so a hot loop does
+// not allocate; P holds the softmax of the last row.
+type RowScratch struct {
+	ce     CrossEntropy
+	eps, k float64
+	wsum   float64
+	P      []float64
+}
+
+// Rows prepares RowLoss for C classes. A RowScratch serves one goroutine.
+func (ce CrossEntropy) Rows(C int) *RowScratch {
+	r := &RowScratch{ce: ce, eps: ce.Smoothing, k: ce.Smoothing / float64(C), wsum: float64(C), P: make([]float64, C)}
+	if ce.ClassWeights != nil {
+		r.wsum = 0
+		for _, w := range ce.ClassWeights {
+			r.wsum += w
+		}
+	}
+	return r
+}
+
+// RowLoss returns ℓ for one row of logits z with label y and, when g is
+// non-nil, sets g = scale·∂ℓ/∂z (see LossSum).
+func RowLoss[T Float](r *RowScratch, z []T, y int, scale float64, g []T) float64 {
+	lse := logSumExp(z, r.P)
+	wy := r.ce.Weight(y)
+	eps, k := r.eps, r.k
+	l := (1 - eps) * wy * (lse - float64(z[y]))
+	if eps > 0 {
+		for c, v := range z {
+			l += k * r.ce.Weight(c) * (lse - float64(v))
+		}
+	}
+	if g != nil {
+		for c := range g {
+			d := (1 - eps) * wy * r.P[c]
+			if c == y {
+				d -= (1 - eps) * wy
+			}
+			if eps > 0 {
+				d += k * (r.wsum*r.P[c] - r.ce.Weight(c))
+			}
+			g[c] = T(scale * d)
+		}
+	}
+	return l
 }
 
 // logSumExp returns log Σ exp(z) and leaves softmax(z) in p.
