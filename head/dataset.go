@@ -80,7 +80,7 @@ func (d *Dataset) Validate() error {
 			return fmt.Errorf("row %d has %d values, row 1 has %d", i+1, len(row), dim)
 		}
 		for j, v := range row {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 { // NaN or ±Inf: exponent all ones
 				return fmt.Errorf("row %d: embedding value %d is %v; re-embed that text or drop the row", i+1, j+1, v)
 			}
 		}

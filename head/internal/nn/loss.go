@@ -113,6 +113,16 @@ func RowLoss[T Float](r *RowScratch, z []T, y int, scale float64, g []T) float64
 
 // logSumExp returns log Σ exp(z) and leaves softmax(z) in p.
 func logSumExp[T Float](z []T, p []float64) float64 {
+	if len(z) == 2 { // one exp and one log1p
+		a, b := float64(z[0]), float64(z[1])
+		hi, lo := 0, 1
+		if b > a {
+			a, b, hi, lo = b, a, 1, 0
+		}
+		e := math.Exp(b - a)
+		p[hi], p[lo] = 1/(1+e), e/(1+e)
+		return a + math.Log1p(e)
+	}
 	m := math.Inf(-1)
 	for _, v := range z {
 		m = max(m, float64(v))

@@ -213,3 +213,23 @@ func TestRNGAhead(t *testing.T) {
 		t.Fatal("skip did not advance by the right amount")
 	}
 }
+
+// TestLogSumExpTwoClasses checks the two-class shortcut against the
+// direct formula, including extreme logits.
+func TestLogSumExpTwoClasses(t *testing.T) {
+	t.Parallel()
+	for _, z := range [][2]float64{{0, 0}, {1, -2}, {-3, 5}, {700, -700}, {-1e-9, 1e-9}, {40, 40.5}} {
+		p := make([]float64, 2)
+		got := logSumExp(z[:], p)
+		m := max(z[0], z[1])
+		want := m + math.Log(math.Exp(z[0]-m)+math.Exp(z[1]-m))
+		if math.Abs(got-want) > 1e-12*(1+math.Abs(want)) {
+			t.Errorf("lse%v = %v, want %v", z, got, want)
+		}
+		for c := range p {
+			if pw := math.Exp(z[c] - want); math.Abs(p[c]-pw) > 1e-12 {
+				t.Errorf("p%v[%d] = %v, want %v", z, c, p[c], pw)
+			}
+		}
+	}
+}
