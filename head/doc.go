@@ -28,6 +28,15 @@
 // fixed order, whatever the number of cores. Train takes a context for
 // cancellation and calls a progress function after every epoch.
 //
+// # Speed
+//
+// On two cores of an x86-64 server (AVX2/FMA kernels in internal/nn): an
+// epoch of the default MLP over 60,614 × 384 takes about 0.55 s; the
+// softmax head fits SST-2-sized data (60,614 × 384, binary) in about
+// 0.3 s, three times faster than scikit-learn 1.9's lbfgs and five to
+// eight times faster than Debian's scikit-learn 1.2, at the same accuracy
+// and log loss. scripts/bench_head.sh reproduces the comparison.
+//
 // # Evaluation
 //
 // Evaluate returns a metrics.Metrics (accuracy, macro and weighted F1,

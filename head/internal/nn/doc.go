@@ -14,7 +14,17 @@
 // adds parameter gradients into Param.G (callers zero them per step) and
 // returns the gradient with respect to the input when asked.
 //
-// Results are bit-identical for the same inputs: products are computed by
-// gonum, which splits work so that each output element is summed in a
-// fixed order, and every other reduction here is sequential.
+// Speed. On amd64 with AVX2 and FMA, float32 products run on a packed
+// 6×16 register-tile kernel (sgemm_amd64.s) split across cores by column
+// panels, and AdamW, GELU, dot and axpy have 8-wide loops; elsewhere, and
+// with the purego build tag, gonum's BLAS and plain Go do the same work.
+// float64 always goes through gonum.
+//
+// Determinism. Results are bit-identical for the same inputs on the same
+// machine whatever the number of cores: every output element of a
+// product is summed by one goroutine in a fixed order, parallel loops
+// only split element-wise work, dropout masks come from a jumpable
+// generator so a split stream equals the sequential one, and the vector
+// AdamW and GELU use the Go loops' operations in the same order (tested
+// bit for bit). Machines with and without FMA differ in the last bits.
 package nn
