@@ -2,7 +2,9 @@ package head
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/bertserve/bertserve/head/curve"
 	"github.com/bertserve/bertserve/head/internal/nn"
@@ -117,8 +119,17 @@ func (m *Model) Labels() []string { return append([]string(nil), m.meta.Labels..
 // Dim returns the embedding width the head expects.
 func (m *Model) Dim() int { return m.meta.Dim }
 
-// Meta returns the head.json content.
-func (m *Model) Meta() Meta { return m.meta }
+// Meta returns the head.json content. The label list and the metrics map
+// are copies; the metrics and curves they point to are shared and must
+// not be modified.
+func (m *Model) Meta() Meta {
+	meta := m.meta
+	meta.Labels = slices.Clone(m.meta.Labels)
+	if m.meta.Metrics != nil {
+		meta.Metrics = maps.Clone(m.meta.Metrics)
+	}
+	return meta
+}
 
 // SetEncoder records the encoder the head was trained on.
 func (m *Model) SetEncoder(e EncoderInfo) { m.meta.Encoder = e }
