@@ -63,6 +63,7 @@ func cmdTrain(args []string) error {
 	fs.Float64Var(&cfg.MinDelta, "min-delta", cfg.MinDelta, "smallest improvement that resets patience")
 	fs.StringVar(&cfg.Monitor, "monitor", cfg.Monitor, "early stopping on val_loss or a metric: accuracy, macro_f1, auc")
 	fs.IntVar(&cfg.MaxIter, "max-iter", cfg.MaxIter, "L-BFGS iteration limit")
+	fs.Float64Var(&cfg.Tol, "tol", cfg.Tol, "L-BFGS stops when the largest gradient component falls below this")
 	seed := fs.Uint64("seed", cfg.Seed, "seed for the split, initialisation, shuffling and dropout")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bertserve train --model DIR --data FILE [--val FILE] [--test FILE] --out HEADDIR [flags]")
