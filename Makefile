@@ -35,10 +35,12 @@ train-sst2: setup
 	  --test $(DATA)/sst2/test.tsv --label-names 0=negative,1=positive --out $(HEADS)/sentiment
 
 ## demo: set everything up, train a sentiment head, and serve it (Ctrl-C stops).
+## The page's training form needs the admin token: $BERTSERVE_ADMIN_TOKEN, else a fresh one, printed.
 demo: train-sst2
-	@echo "serving on http://$(ADDR)/ ; try:"
-	@echo "  curl -s $(ADDR)/v1/classify -H 'Content-Type: application/json' -d '{\"inputs\": \"a gorgeous, witty film\", \"head\": \"sentiment\"}'"
-	$(BIN) serve --model $(DEFAULT_MODEL) --heads $(HEADS) --addr $(ADDR)
+	@token=$${BERTSERVE_ADMIN_TOKEN:-$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}; \
+	echo "serving on http://$(ADDR)/  (admin token for training from the page: $$token)"; \
+	echo "try: curl -s $(ADDR)/v1/classify -H 'Content-Type: application/json' -d '{\"inputs\": \"a gorgeous, witty film\", \"head\": \"sentiment\"}'"; \
+	BERTSERVE_ADMIN_TOKEN=$$token exec $(BIN) serve --model $(DEFAULT_MODEL) --heads $(HEADS) --addr $(ADDR)
 
 ## test: formatting, vet, and every package's tests under the race detector (installs what they need).
 test: setup testmodel fmt-check vet
