@@ -146,18 +146,29 @@ func predict(lh *LoadedHead, x [][]float32, topK int) ([][]LabelScore, error) {
 		if len(p) != len(lh.Labels) {
 			return nil, backendError(nil, "head %q returned %d scores for %d labels", lh.Name, len(p), len(lh.Labels))
 		}
-		row := make([]LabelScore, len(p))
-		for j, v := range p {
+		for _, v := range p {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, backendError(nil, "head %q returned a non-finite score for input %d", lh.Name, i)
 			}
-			row[j] = LabelScore{Label: lh.Labels[j], Score: v}
 		}
-		// Best first; ties keep the head's label order.
-		slices.SortStableFunc(row, func(a, b LabelScore) int { return cmp.Compare(b.Score, a.Score) })
-		out[i] = row[:k:k]
+		out[i] = RankLabels(lh.Labels, p, k)
 	}
 	return out, nil
+}
+
+// RankLabels pairs labels with their probabilities, best first (ties keep
+// the label order), keeping the top k (all when k <= 0): one row of a
+// Hugging Face pipeline result.
+func RankLabels(labels []string, probs []float64, k int) []LabelScore {
+	row := make([]LabelScore, len(labels))
+	for j, l := range labels {
+		row[j] = LabelScore{Label: l, Score: probs[j]}
+	}
+	slices.SortStableFunc(row, func(a, b LabelScore) int { return cmp.Compare(b.Score, a.Score) })
+	if k > 0 && k < len(row) {
+		row = row[:k:k]
+	}
+	return row
 }
 
 func quoteList(names []string) string {

@@ -8,30 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/bertserve/bertserve/head"
+	"github.com/bertserve/bertserve/serve"
 )
-
-// labelScore is one entry of a Hugging Face pipeline result.
-type labelScore struct {
-	Label string  `json:"label"`
-	Score float64 `json:"score"`
-}
-
-// topK sorts a probability row into pipeline entries, best first; k <= 0
-// or k beyond the labels keeps them all.
-func topK(labels []string, probs []float64, k int) []labelScore {
-	out := make([]labelScore, len(labels))
-	for i, l := range labels {
-		out[i] = labelScore{l, probs[i]}
-	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Score > out[b].Score })
-	if k > 0 && k < len(out) {
-		out = out[:k]
-	}
-	return out
-}
 
 // cmdPredict classifies texts with a saved head, printing one Hugging Face
 // pipeline JSON array per text.
@@ -83,7 +63,7 @@ func cmdPredict(args []string) error {
 			return err
 		}
 		for _, p := range probs {
-			b, _ := json.Marshal(topK(m.Labels(), p, *k))
+			b, _ := json.Marshal(serve.RankLabels(m.Labels(), p, *k))
 			w.Write(b)
 			w.WriteByte('\n')
 		}

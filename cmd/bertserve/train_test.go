@@ -12,6 +12,7 @@ import (
 	"github.com/bertserve/bertserve/encoder"
 	"github.com/bertserve/bertserve/encoder/npy"
 	"github.com/bertserve/bertserve/head"
+	"github.com/bertserve/bertserve/serve"
 )
 
 // cliModel builds the tiny random BERT with the real bert-base-uncased
@@ -121,7 +122,7 @@ func TestTrainPredictEval(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("predict printed %q", stdout)
 	}
-	var first []labelScore
+	var first []serve.LabelScore
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
