@@ -45,6 +45,7 @@ demo: train-sst2
 ## test: formatting, vet, and every package's tests under the race detector (installs what they need).
 test: setup testmodel fmt-check vet
 	BERTSERVE_REQUIRE_ORT=$${BERTSERVE_REQUIRE_ORT:-1} $(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -tags purego ./head/...    # the portable kernels, as on CPUs without AVX2
 
 ## test-e2e: the slower end-to-end checks: the web page in headless Chromium.
 test-e2e: setup browser
