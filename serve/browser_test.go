@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,10 +155,17 @@ type cdpPage struct {
 
 func launchChromium(t *testing.T, bin string) *cdpPage {
 	t.Helper()
-	profile := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still be writing the
+	// profile when the browser is gone, which would fail its cleanup.
+	profile, err := os.MkdirTemp("", "bertserve-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1200,1600", "about:blank")
+	// Its own process group, so the renderer and other helpers die with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -166,8 +174,15 @@ func launchChromium(t *testing.T, bin string) *cdpPage {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the Chromium profile %s", profile)
 	})
 	found := make(chan string, 1)
 	go func() {
