@@ -79,6 +79,17 @@ type TrainConfig struct {
 	Tol float64 `json:"tol"`
 	// Seed fixes initialisation, shuffling and dropout.
 	Seed uint64 `json:"seed"`
+
+	// Training inside the encoder (tune.go): Tune is "none", "lora" or
+	// "top"; the other fields are read only when it is not "none".
+	Tune         string   `json:"tune"`
+	Layers       int      `json:"layers"`
+	LoRARank     int      `json:"lora_rank"`
+	LoRAAlpha    float64  `json:"lora_alpha"`
+	LoRADropout  float64  `json:"lora_dropout"`
+	LoRATargets  []string `json:"lora_targets,omitempty"`
+	LayerLRDecay float64  `json:"layer_lr_decay"`
+	Unfreeze     string   `json:"unfreeze"`
 }
 
 // Default returns the default configuration: a softmax head fitted by
@@ -105,6 +116,15 @@ func Default() TrainConfig {
 		MaxIter:     1000,
 		Tol:         1e-4,
 		Seed:        42,
+
+		Tune:         TuneNone,
+		Layers:       2,
+		LoRARank:     8,
+		LoRAAlpha:    16,
+		LoRADropout:  0.1,
+		LoRATargets:  []string{TargetQuery, TargetValue},
+		LayerLRDecay: 0.9,
+		Unfreeze:     UnfreezeAll,
 	}
 }
 
@@ -113,7 +133,7 @@ func (c TrainConfig) ResolvedOptimizer() string {
 	if c.Optimizer != OptAuto && c.Optimizer != "" {
 		return c.Optimizer
 	}
-	if c.Head == HeadSoftmax && !c.Adapter.Enabled() {
+	if c.Head == HeadSoftmax && !c.Adapter.Enabled() && !c.Tuned() {
 		return OptLBFGS
 	}
 	return OptAdamW
@@ -201,6 +221,7 @@ func (c TrainConfig) Validate() error {
 	if !(c.Tol > 0) {
 		bad("tol %v must be > 0", c.Tol)
 	}
+	c.validateTune(bad)
 	return errors.Join(errs...)
 }
 

@@ -125,6 +125,7 @@ func Train(ctx context.Context, train, val *Dataset, cfg TrainConfig, progress f
 	model.meta.Labels = append([]string(nil), train.Labels...)
 	c := cfg
 	c.Hidden = slices.Clone(cfg.Hidden)
+	c.LoRATargets = slices.Clone(cfg.LoRATargets)
 	model.meta.Training = &c
 	model.meta.Result = &res
 	model.meta.Curves = t.hist
