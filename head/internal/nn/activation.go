@@ -13,6 +13,9 @@ type ActKind string
 const (
 	GELU ActKind = "gelu"
 	ReLU ActKind = "relu"
+	// GELUExact is x·Φ(x) with the exact erf (BERT's "gelu"), for
+	// encoder layers; heads keep the tanh form under the name "gelu".
+	GELUExact ActKind = "gelu_exact"
 )
 
 // ParseAct checks an activation name.
@@ -50,6 +53,14 @@ func (a *Activation[T]) apply(x, y, t *Mat[T]) {
 			for i, v := range xs {
 				ys[i] = max(v, 0)
 			}
+		})
+	case GELUExact:
+		parallelFor(len(x.Data), func(lo, hi int) {
+			var ts []T
+			if t != nil {
+				ts = t.Data[lo:hi]
+			}
+			geluErfForward(x.Data[lo:hi], y.Data[lo:hi], ts)
 		})
 	default:
 		parallelFor(len(x.Data), func(lo, hi int) {
@@ -125,6 +136,10 @@ func (a *Activation[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 					out[i] = 0
 				}
 			}
+		})
+	case GELUExact:
+		parallelFor(len(dy.Data), func(lo, hi int) {
+			geluErfBackward(a.x.Data[lo:hi], a.t.Data[lo:hi], dy.Data[lo:hi], a.dx.Data[lo:hi])
 		})
 	default:
 		parallelFor(len(dy.Data), func(lo, hi int) {

@@ -4,10 +4,13 @@ import "math"
 
 // AdamW is Adam with decoupled weight decay (Loshchilov & Hutter 2019),
 // as torch.optim.AdamW: w ← w·(1 − lr·λ) for decayed parameters, then
-// w ← w − lr·m̂/(√v̂ + ε).
+// w ← w − lr·m̂/(√v̂ + ε). Each parameter has its own step count and
+// learning rate lr·LRScale, as torch's per-parameter state and parameter
+// groups; frozen parameters are skipped and do not count steps, so a
+// parameter unfrozen later starts its bias correction afresh.
 type AdamW[T Float] struct {
 	Beta1, Beta2, Eps, WeightDecay float64
-	t                              int
+	t                              []int
 	m, v                           [][]T
 }
 
@@ -19,20 +22,24 @@ func NewAdamW[T Float](weightDecay float64) *AdamW[T] {
 // Step updates ps from their gradients with learning rate lr.
 func (o *AdamW[T]) Step(ps []*Param[T], lr float64) {
 	if o.m == nil {
-		o.m, o.v = make([][]T, len(ps)), make([][]T, len(ps))
+		o.m, o.v, o.t = make([][]T, len(ps)), make([][]T, len(ps)), make([]int, len(ps))
 		for i, p := range ps {
 			o.m[i], o.v[i] = make([]T, len(p.W)), make([]T, len(p.W))
 		}
 	}
-	o.t++
 	b1, b2 := T(o.Beta1), T(o.Beta2)
-	step := T(lr / (1 - math.Pow(o.Beta1, float64(o.t))))
-	vc := T(1 / math.Sqrt(1-math.Pow(o.Beta2, float64(o.t))))
 	eps := T(o.Eps)
 	for i, p := range ps {
+		if p.Frozen {
+			continue
+		}
+		o.t[i]++
+		plr := lr * p.LRScale
+		step := T(plr / (1 - math.Pow(o.Beta1, float64(o.t[i]))))
+		vc := T(1 / math.Sqrt(1-math.Pow(o.Beta2, float64(o.t[i]))))
 		decay := T(1)
 		if p.Decay {
-			decay = T(1 - lr*o.WeightDecay)
+			decay = T(1 - plr*o.WeightDecay)
 		}
 		m, v, w, g := o.m[i], o.v[i], p.W, p.G
 		parallelFor(len(w), func(lo, hi int) {

@@ -30,29 +30,8 @@ func (d *Dropout[T]) Forward(x *Mat[T], train bool) *Mat[T] {
 		d.mask = make([]T, n)
 	}
 	d.mask = d.mask[:n]
-	// 24 random bits per decision, two decisions per draw; draw p of this
-	// call serves elements 2p and 2p+1, whichever goroutine computes it.
-	keep := T(1 / (1 - d.P))
-	thr := uint64(d.P * (1 << 24))
-	mask, rng := d.mask, d.RNG
-	pairs := (n + 1) / 2
-	parallelFor(pairs, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			u := rng.ahead(p)
-			i := 2 * p
-			mask[i] = 0
-			if u&(1<<24-1) >= thr {
-				mask[i] = keep
-			}
-			if i+1 < n {
-				mask[i+1] = 0
-				if (u>>32)&(1<<24-1) >= thr {
-					mask[i+1] = keep
-				}
-			}
-		}
-	})
-	rng.skip(pairs)
+	dropoutMask(d.RNG, d.mask, d.P)
+	mask := d.mask
 	d.y = reuse(d.y, x.Rows, x.Cols)
 	parallelFor(n, func(lo, hi int) {
 		ys, xs, ms := d.y.Data[lo:hi], x.Data[lo:hi], mask[lo:hi]
@@ -82,4 +61,32 @@ func (d *Dropout[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 		}
 	})
 	return d.dx
+}
+
+// dropoutMask fills mask with 0 (probability p) or 1/(1−p), advancing
+// rng by ⌈len/2⌉ draws: 24 random bits per decision, two decisions per
+// draw, and draw k of this call serves elements 2k and 2k+1 whichever
+// goroutine computes it, so the mask does not depend on the core count.
+func dropoutMask[T Float](rng *RNG, mask []T, p float64) {
+	n := len(mask)
+	keep := T(1 / (1 - p))
+	thr := uint64(p * (1 << 24))
+	pairs := (n + 1) / 2
+	parallelFor(pairs, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			u := rng.ahead(k)
+			i := 2 * k
+			mask[i] = 0
+			if u&(1<<24-1) >= thr {
+				mask[i] = keep
+			}
+			if i+1 < n {
+				mask[i+1] = 0
+				if (u>>32)&(1<<24-1) >= thr {
+					mask[i+1] = keep
+				}
+			}
+		}
+	})
+	rng.skip(pairs)
 }

@@ -9,6 +9,11 @@ type Param[T Float] struct {
 	W, G  []T
 	// Decay marks weight matrices for weight decay (biases are not decayed).
 	Decay bool
+	// Frozen parameters are skipped by the optimizer (requires_grad=False).
+	Frozen bool
+	// LRScale multiplies the optimizer's learning rate for this parameter
+	// (layer-wise decay); newParam sets 1.
+	LRScale float64
 }
 
 func newParam[T Float](name string, decay bool, shape ...int) *Param[T] {
@@ -16,7 +21,7 @@ func newParam[T Float](name string, decay bool, shape ...int) *Param[T] {
 	for _, d := range shape {
 		n *= d
 	}
-	return &Param[T]{Name: name, Shape: shape, W: make([]T, n), G: make([]T, n), Decay: decay}
+	return &Param[T]{Name: name, Shape: shape, W: make([]T, n), G: make([]T, n), Decay: decay, LRScale: 1}
 }
 
 // ZeroGrad clears the gradients of ps.
