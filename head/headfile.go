@@ -34,6 +34,9 @@ func Save(dir string, m *Model) error {
 	for _, p := range m.net.seq.Params() {
 		tensors[p.Name] = safetensors.Tensor{Shape: slices.Clone(p.Shape), Data: slices.Clone(p.W)}
 	}
+	for name, t := range m.tailTensors() {
+		tensors[name] = t
+	}
 	var st bytes.Buffer
 	if err := safetensors.Write(&st, tensors, map[string]string{"format": FormatName}); err != nil {
 		return fmt.Errorf("encoding head.safetensors: %w", err)
@@ -170,6 +173,11 @@ func decode(metaJSON []byte, tensors io.Reader) (*Model, error) {
 	// Check names and shapes before building, so memory stays bounded by
 	// the size of the file.
 	shapes := a.paramShapes()
+	if meta.Tail != nil {
+		for name, shape := range meta.Tail.tensorShapes() {
+			shapes[name] = shape
+		}
+	}
 	names := st.Names()
 	for _, name := range names {
 		if _, ok := shapes[name]; !ok {
@@ -198,10 +206,16 @@ func decode(metaJSON []byte, tensors io.Reader) (*Model, error) {
 	for _, p := range net.seq.Params() {
 		copy(p.W, st.Tensors[p.Name].Data)
 	}
-	if meta.Params.Total != 0 && meta.Params.Total != net.headParams+net.adapterParams {
+	if meta.Params.Total != 0 && meta.Params.Total != net.headParams+net.adapterParams+meta.Params.Tail {
 		return nil, fmt.Errorf("%s counts %d parameters but its tensors hold %d", MetaFile, meta.Params.Total, net.headParams+net.adapterParams)
 	}
-	return &Model{meta: meta, net: net}, nil
+	m := &Model{meta: meta, net: net}
+	if meta.Tail != nil {
+		if err := m.loadTail(st.Tensors); err != nil {
+			return nil, fmt.Errorf("%s: %w", TensorsFile, err)
+		}
+	}
+	return m, nil
 }
 
 // check validates the fields that fix the network.
@@ -235,6 +249,14 @@ func (m *Meta) check() error {
 	}
 	if m.Head.Dropout < 0 || m.Head.Dropout >= 1 || math.IsNaN(m.Head.Dropout) {
 		return fmt.Errorf("dropout %v out of range", m.Head.Dropout)
+	}
+	if m.Tail != nil {
+		if err := m.Tail.TailSpec.Validate(); err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+		if m.Tail.Hidden != m.Dim {
+			return fmt.Errorf("tail width %d differs from the head's dim %d", m.Tail.Hidden, m.Dim)
+		}
 	}
 	if m.Adapter != nil {
 		if err := (AdapterConfig{Kind: m.Adapter.Kind, Rank: m.Adapter.Rank, Alpha: m.Adapter.Alpha}).Validate(); err != nil {

@@ -29,6 +29,7 @@ type Meta struct {
 	Dim       int                         `json:"dim"`
 	Head      HeadSpec                    `json:"head"`
 	Adapter   *AdapterSpec                `json:"adapter,omitempty"`
+	Tail      *TailInfo                   `json:"tail,omitempty"`
 	Params    ParamCounts                 `json:"params"`
 	Encoder   EncoderInfo                 `json:"encoder"`
 	Training  *TrainConfig                `json:"training,omitempty"`
@@ -59,7 +60,10 @@ type AdapterSpec struct {
 type ParamCounts struct {
 	Head    int `json:"head"`
 	Adapter int `json:"adapter"`
-	Total   int `json:"total"`
+	// Tail counts the encoder-layer scalars trained (LoRA's A and B, or
+	// the unfrozen layers); the merged tail saved is larger.
+	Tail  int `json:"tail,omitempty"`
+	Total int `json:"total"`
 }
 
 // EncoderInfo records the encoder a head was trained on. The CLI fills it
@@ -90,6 +94,10 @@ type TrainResult struct {
 type Model struct {
 	meta Meta
 	net  *network[float32]
+	// tail and tailW are the merged tail of a head trained inside the
+	// encoder (nil otherwise): the inference network and its weights.
+	tail  *nn.TailNet[float32]
+	tailW *TailWeights
 }
 
 func (a arch) meta(net *network[float32]) Meta {

@@ -56,6 +56,19 @@ type trainer struct {
 	progress func(EpochStats)
 	start    time.Time
 	maxSteps int
+	// params, when set, are all trained tensors (tail and head); the
+	// best epoch's snapshot covers them.
+	params []*nn.Param[float32]
+	// valEmbed, when set, recomputes the validation embeddings (t.vx)
+	// before each evaluation (the tail changes them).
+	valEmbed func() *nn.Mat[float32]
+}
+
+func (t *trainer) allParams() []*nn.Param[float32] {
+	if t.params != nil {
+		return t.params
+	}
+	return t.net.seq.Params()
 }
 
 // Train fits a head on train, watching val (which may be nil), and
@@ -297,6 +310,9 @@ func argmax32(z []float32) int {
 // endOfStep evaluates validation data, records the curve point, tracks
 // the best weights and reports progress. It returns true to stop early.
 func (t *trainer) endOfStep(epoch, epochs int, trainLoss, trainMetric, lr float64, mon *monitor, res *TrainResult) (bool, error) {
+	if t.valEmbed != nil {
+		t.vx = t.valEmbed()
+	}
 	p := curve.Point{Epoch: epoch, TrainLoss: trainLoss, TrainMetric: trainMetric, LR: lr}
 	st := EpochStats{Step: t.hist.Step, Epoch: epoch, Epochs: epochs, TrainLoss: trainLoss, TrainMetric: trainMetric,
 		Metric: t.metric, LR: lr, HasVal: t.vx != nil}
@@ -319,7 +335,7 @@ func (t *trainer) endOfStep(epoch, epochs int, trainLoss, trainMetric, lr float6
 		if mon.improved(value) {
 			st.Best = true
 			res.BestEpoch = epoch
-			mon.snapshot = nn.Snapshot(t.net.seq.Params())
+			mon.snapshot = nn.Snapshot(t.allParams())
 		}
 		stop = mon.patience > 0 && mon.wait >= mon.patience
 	}
