@@ -75,6 +75,11 @@ type EncoderInfo struct {
 	Pooling   string `json:"pooling,omitempty"`
 	Normalize bool   `json:"normalize"`
 	MaxLength int    `json:"max_length,omitempty"`
+	// Path is the model directory the encoder was opened from (absolute),
+	// and Source where that model came from (its manifest's source, e.g.
+	// hf:org/name@rev): predict and eval find the encoder again by them.
+	Path   string `json:"path,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // TrainResult summarises a training run.

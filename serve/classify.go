@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -19,9 +21,10 @@ type ClassifyRequest struct {
 	// object keyed by head). With neither, the only loaded head is used.
 	Head  string   `json:"head,omitempty"`
 	Heads []string `json:"heads,omitempty"`
-	// TopK is the number of labels per input, best first (default 1; more
-	// than the head has returns them all).
-	TopK *int `json:"top_k,omitempty"`
+	// TopK is the number of labels per input, best first: absent means 1,
+	// null or 0 all labels (as a Hugging Face pipeline's top_k=None), more
+	// than the head has all of them.
+	TopK TopK `json:"top_k"`
 	// Truncate cuts over-long inputs to the model's maximum length
 	// (default true; false makes them a 413).
 	Truncate *bool `json:"truncate,omitempty"`
@@ -45,13 +48,7 @@ func (s *Server) handleClassify(c echo.Context) error {
 	if err := s.checkInputs(req.Inputs, "inputs"); err != nil {
 		return err
 	}
-	topK := 1
-	if req.TopK != nil {
-		if *req.TopK < 1 {
-			return badRequest("top_k must be at least 1, got %d", *req.TopK)
-		}
-		topK = *req.TopK
-	}
+	topK := req.TopK.K()
 	heads, keyed, err := s.resolveHeads(req.Head, req.Heads)
 	if err != nil {
 		return err
@@ -127,6 +124,40 @@ func (s *Server) resolveHeads(one string, many []string) ([]*LoadedHead, bool, e
 	return out, keyed, nil
 }
 
+// TopK is the top_k field of a classify request. The zero value (the
+// field absent) means one label; null and 0 mean all labels, as
+// predict --top-k 0 does; a negative number is refused when decoding.
+type TopK struct {
+	set bool
+	k   int // 0: all
+}
+
+// K returns the number of labels to keep for RankLabels: 0 means all.
+func (t TopK) K() int {
+	if !t.set {
+		return 1
+	}
+	return t.k
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it is called for null too.
+func (t *TopK) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*t = TopK{set: true}
+		return nil
+	}
+	var k int
+	if err := json.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("top_k must be a whole number or null (all labels), got %s", clip(string(b)))
+	}
+	if k < 0 {
+		return fmt.Errorf("top_k must be at least 0 (0 or null: all labels), got %d", k)
+	}
+	*t = TopK{set: true, k: k}
+	return nil
+}
+
 // predict runs one head and turns probabilities into sorted label scores.
 func predict(lh *LoadedHead, x [][]float32, topK int) ([][]LabelScore, error) {
 	if len(x) > 0 && len(x[0]) != lh.Head.Dim() {
@@ -140,7 +171,6 @@ func predict(lh *LoadedHead, x [][]float32, topK int) ([][]LabelScore, error) {
 	if len(probs) != len(x) {
 		return nil, backendError(nil, "head %q returned %d rows for %d inputs", lh.Name, len(probs), len(x))
 	}
-	k := min(topK, len(lh.Labels))
 	out := make([][]LabelScore, len(probs))
 	for i, p := range probs {
 		if len(p) != len(lh.Labels) {
@@ -151,7 +181,7 @@ func predict(lh *LoadedHead, x [][]float32, topK int) ([][]LabelScore, error) {
 				return nil, backendError(nil, "head %q returned a non-finite score for input %d", lh.Name, i)
 			}
 		}
-		out[i] = RankLabels(lh.Labels, p, k)
+		out[i] = RankLabels(lh.Labels, p, topK)
 	}
 	return out, nil
 }

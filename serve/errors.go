@@ -41,6 +41,10 @@ type Error struct {
 	// Err is the underlying cause, kept for logs and errors.Is; it is not
 	// sent to the client beyond what Message says.
 	Err error
+	// expected marks answers that are part of normal operation and not
+	// worth a log line above debug: /ready while the model loads, 429 under
+	// overload (counted by a rate-limited line instead).
+	expected bool
 }
 
 func (e *Error) Error() string {
@@ -58,8 +62,10 @@ type ErrorBody struct {
 	ErrorType ErrorType `json:"error_type"`
 }
 
+// newError builds an API error. String arguments are clipped (clip), so a
+// message never echoes more than a bounded part of what a client sent.
 func newError(code int, typ ErrorType, format string, args ...any) *Error {
-	return &Error{Code: code, Type: typ, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Type: typ, Message: fmt.Sprintf(format, clipArgs(args)...)}
 }
 
 func badRequest(format string, args ...any) *Error {
@@ -89,6 +95,7 @@ func unprocessable(format string, args ...any) *Error {
 func overloaded(retry time.Duration, format string, args ...any) *Error {
 	e := newError(http.StatusTooManyRequests, ErrOverloaded, format, args...)
 	e.RetryAfter = retry
+	e.expected = true
 	return e
 }
 
@@ -101,6 +108,7 @@ func backendError(err error, format string, args ...any) *Error {
 func notReady() *Error {
 	e := newError(http.StatusServiceUnavailable, ErrBackend, "the model is still loading; retry when GET /ready returns 200")
 	e.RetryAfter = time.Second
+	e.expected = true
 	return e
 }
 
@@ -140,8 +148,8 @@ func errorHandler(log func(c echo.Context, err error)) echo.HTTPErrorHandler {
 			return
 		}
 		apiErr := toAPIError(err)
-		if apiErr.Code >= 500 && log != nil {
-			log(c, err)
+		if apiErr.Code == http.StatusInternalServerError && log != nil {
+			log(c, err) // a failure of ours; 503/504 are logged as requests
 		}
 		if apiErr.RetryAfter > 0 {
 			secs := int((apiErr.RetryAfter + time.Second - 1) / time.Second)

@@ -47,7 +47,16 @@ func TestErrors(t *testing.T) {
 		{"unknown head", "POST", "/v1/classify", `{"inputs": "a", "head": "topic"}`, nil, 404, ErrValidation, `"sentiment"`},
 		{"unknown head in heads", "POST", "/v1/classify", `{"inputs": "a", "heads": ["sentiment", "nope"]}`, nil, 404, ErrValidation, `unknown head "nope"`},
 		{"head and heads", "POST", "/v1/classify", `{"inputs": "a", "head": "x", "heads": ["y"]}`, nil, 400, ErrValidation, "not both"},
-		{"top_k zero", "POST", "/v1/classify", `{"inputs": "a", "top_k": 0}`, nil, 400, ErrValidation, "top_k"},
+		{"top_k negative", "POST", "/v1/classify", `{"inputs": "a", "top_k": -1}`, nil, 400, ErrValidation, "top_k must be at least 0"},
+		{"top_k a string", "POST", "/v1/classify", `{"inputs": "a", "top_k": "all"}`, nil, 400, ErrValidation, "top_k must be a whole number or null"},
+		{"null input classify", "POST", "/v1/classify", `{"inputs": ["a", null]}`, nil, 400, ErrValidation, "input 1 (counting from 0) must be a string, got null"},
+		{"null input embed", "POST", "/embed", `{"inputs": [null, "a"]}`, nil, 400, ErrValidation, "input 0 (counting from 0) must be a string, got null"},
+		{"null input openai", "POST", "/v1/embeddings", `{"input": ["a", "b", null]}`, nil, 400, ErrValidation, "input 2 (counting from 0) must be a string, got null"},
+		{"null input tokenize", "POST", "/tokenize", `{"inputs": [null]}`, nil, 400, ErrValidation, "input 0 (counting from 0) must be a string, got null"},
+		{"field of the wrong type", "POST", "/v1/classify", `{"inputs": "a", "heads": "x"}`, nil, 400, ErrValidation, `field "heads" must be a list, got a string`},
+		{"truncate not a bool", "POST", "/embed", `{"inputs": "a", "truncate": 1}`, nil, 400, ErrValidation, `field "truncate" must be true or false`},
+		{"train examples not a list", "POST", "/v1/heads/x/train", `{"examples": "a,b"}`, admin, 400, ErrValidation, `field "examples" must be a list, got a string`},
+		{"train option of the wrong type", "POST", "/v1/heads/x/train", `{"examples": [{"text": "a", "label": "b"}], "epochs": "5"}`, admin, 400, ErrValidation, `"epochs" must be a whole number, got a string`},
 		{"wrong content type", "POST", "/v1/classify", `{"inputs": "a"}`, []string{"Content-Type", "text/plain"}, 415, ErrValidation, "application/json"},
 		{"no content type", "POST", "/embed", `{"inputs": "a"}`, []string{"Content-Type", ""}, 415, ErrValidation, "application/json"},
 		{"too long without truncate", "POST", "/embed", `{"inputs": "` + long + `"}`, nil, 413, ErrValidation, "truncate"},
@@ -96,6 +105,12 @@ func TestErrors(t *testing.T) {
 			}
 			if !strings.Contains(body.Error, tc.msg) {
 				t.Errorf("error %q does not mention %q", body.Error, tc.msg)
+			}
+			// The API's own words, never Go's.
+			for _, goism := range []string{"serve.", "head.", "[]", "map[", "TrainOptions", "TrainConfig", "float64", "int64", "struct"} {
+				if strings.Contains(body.Error, goism) {
+					t.Errorf("error %q shows Go's %q", body.Error, goism)
+				}
 			}
 			if tc.code == 401 && rec.Header().Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")

@@ -8,7 +8,10 @@ import (
 	"io"
 	"math"
 	"mime"
+	"reflect"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 )
@@ -71,6 +74,9 @@ func (in *Inputs) UnmarshalJSON(b []byte) error {
 		}
 		texts := make([]string, len(list))
 		for i, raw := range list {
+			if kindOf(raw) != "a string" {
+				return fmt.Errorf("input %d (counting from 0) must be a string, got %s (token-id inputs are not supported)", i, kindOf(raw))
+			}
 			if err := json.Unmarshal(raw, &texts[i]); err != nil {
 				return fmt.Errorf("input %d must be a string, got %s (token-id inputs are not supported)", i, kindOf(raw))
 			}
@@ -101,6 +107,67 @@ func kindOf(raw []byte) string {
 	default:
 		return "a number"
 	}
+}
+
+// jsonFieldPath is the JSON path of a decoding error's field, without the
+// names of embedded Go structs ("TrainOptions.epochs" is "epochs").
+func jsonFieldPath(field string) string {
+	parts := strings.Split(field, ".")
+	keep := parts[:0]
+	for _, p := range parts {
+		if p != "" && !unicode.IsUpper([]rune(p)[0]) {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ".")
+}
+
+// jsonKind names what a Go type accepts in the API's own words.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a JSON value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a JSON value"
+}
+
+// jsonValueKind names the JSON kind encoding/json reports ("string",
+// "number 1.5", "array", "object", "bool").
+func jsonValueKind(v string) string {
+	word, _, _ := strings.Cut(v, " ")
+	switch word {
+	case "string":
+		return "a string"
+	case "number":
+		if v != "number" {
+			return clip(v)
+		}
+		return "a number"
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "bool":
+		return "true or false"
+	}
+	return clip(v)
 }
 
 // requireJSON answers 415 unless the request says its body is JSON.
@@ -159,10 +226,10 @@ func unmarshalBody(data []byte, v any) error {
 		case errors.As(err, &syn):
 			return badRequest("malformed JSON at byte %d: %v", syn.Offset, err)
 		case errors.As(err, &typ):
-			if typ.Field != "" {
-				return badRequest("field %q must be %s, got %s", typ.Field, typ.Type, typ.Value)
+			if f := jsonFieldPath(typ.Field); f != "" {
+				return badRequest("field %q must be %s, got %s", f, jsonKind(typ.Type), jsonValueKind(typ.Value))
 			}
-			return badRequest("the body must be a JSON object, got %s", typ.Value)
+			return badRequest("the body must be a JSON object, got %s", jsonValueKind(typ.Value))
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return badRequest("malformed JSON: the body ends in the middle of a value")
 		default:

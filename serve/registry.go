@@ -95,7 +95,7 @@ var headNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // directory name under the heads directory, so it must not be a path.
 func ValidateHeadName(name string) error {
 	if !headNameRE.MatchString(name) || strings.Contains(name, "..") {
-		return fmt.Errorf("invalid head name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'", name)
+		return fmt.Errorf("invalid head name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'", clip(name))
 	}
 	return nil
 }

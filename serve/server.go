@@ -29,6 +29,8 @@ type Server struct {
 	metrics  *serverMetrics
 	routes   map[string]bool
 
+	overloadLog rateLog // one line per interval for 429s
+
 	headsLoaded atomic.Bool
 	mu          sync.Mutex // guards httpSrv and stopped
 	httpSrv     *http.Server
@@ -48,7 +50,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, heads: NewRegistry(), routes: map[string]bool{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, heads: NewRegistry(), routes: map[string]bool{}, overloadLog: rateLog{every: 10 * time.Second}}
 	s.limiter = ConcurrencyLimit(ConcurrencyLimitConfig{Max: cfg.MaxConcurrentRequests})
 	s.jobs = newJobManager(s)
 	s.metrics = newServerMetrics(
@@ -242,7 +244,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(func(c echo.Context, err error) {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		s.log.Error("request failed", "method", c.Request().Method, "path", clip(c.Request().URL.Path), "err", err)
 	})
 	e.Use(s.observe, s.recover)
 
@@ -313,14 +315,21 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 
 		level := slog.LevelDebug
 		switch {
+		case apiErr != nil && apiErr.expected:
 		case status >= 500:
 			level = slog.LevelWarn
 		case status >= 400:
 			level = slog.LevelInfo
 		}
+		if status == http.StatusTooManyRequests {
+			if report, n := s.overloadLog.hit(time.Now()); report {
+				s.log.Warn("overloaded: refusing requests with 429", "refused", n, "since", s.overloadLog.every,
+					"max_concurrent_requests", s.cfg.MaxConcurrentRequests)
+			}
+		}
 		if s.log.Enabled(req.Context(), level) {
 			attrs := []slog.Attr{
-				slog.String("id", id), slog.String("method", req.Method), slog.String("path", req.URL.Path),
+				slog.String("id", id), slog.String("method", req.Method), slog.String("path", clip(req.URL.Path)),
 				slog.Int("status", status), slog.Duration("duration", d), slog.String("remote", c.RealIP()),
 			}
 			if err != nil {
@@ -344,7 +353,7 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				stack := make([]byte, 8<<10)
 				stack = stack[:runtime.Stack(stack, false)]
-				s.log.Error("handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(p), "stack", string(stack))
+				s.log.Error("handler panicked", "path", clip(c.Request().URL.Path), "panic", fmt.Sprint(p), "stack", string(stack))
 				err = backendError(fmt.Errorf("panic: %v", p), "internal error")
 			}
 		}()

@@ -155,7 +155,7 @@ func TestInputsJSON(t *testing.T) {
 		{`[]`, []string{}, false, true, ""},
 		{`null`, nil, false, false, ""},
 		{`5`, nil, false, false, "a number"},
-		{`["a", 5]`, nil, false, false, "input 1 must be a string"},
+		{`["a", 5]`, nil, false, false, "input 1 (counting from 0) must be a string"},
 		{`{"a":1}`, nil, false, false, "an object"},
 	} {
 		var in Inputs

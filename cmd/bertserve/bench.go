@@ -26,7 +26,7 @@ func cmdBench(args []string) error {
 	textCol := fs.String("text-col", "", "text column (default: the first text-like column)")
 	n := fs.Int("n", 5000, "number of rows to take from the start of the corpus")
 	rounds := fs.Int("rounds", 3, "alternating rounds of each measurement")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *input == "" || *n <= 0 || *rounds <= 0 {

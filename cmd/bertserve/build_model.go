@@ -11,10 +11,6 @@ import (
 	"github.com/bertserve/bertserve/models/safetensors"
 )
 
-func init() {
-	commands["build-model"] = command{cmdBuildModel, "build an encoder model directory from a Hugging Face config and safetensors (or random) weights"}
-}
-
 // cmdBuildModel implements
 // `bertserve build-model --config config.json (--weights model.safetensors | --random [--seed N]) --tokenizer tokenizer.json --out DIR`.
 func cmdBuildModel(args []string) error {
@@ -40,7 +36,7 @@ func cmdBuildModel(args []string) error {
 		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

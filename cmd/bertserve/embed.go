@@ -33,7 +33,7 @@ func cmdEmbed(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: bertserve embed --model DIR --input FILE --output FILE [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *input == "" || *output == "" {

@@ -26,7 +26,7 @@ func cmdEval(args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
 	fs.StringVar(&df.labelNames, "label-names", "", "rename raw labels, e.g. 0=negative,1=positive")
 	nErrors := fs.Int("errors", 0, "also list the N most confident mistakes")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *headDir == "" {
@@ -54,7 +54,9 @@ func cmdEval(args []string) error {
 		}
 	} else {
 		if ef.model == "" {
-			return usagef("--model DIR is required to embed --data (the head was trained on %q)", meta.Encoder.Name)
+			if ef.model, err = resolveHeadModel(meta.Encoder); err != nil {
+				return err
+			}
 		}
 		if err := checkHeadModel(m, ef.model, *force); err != nil {
 			return err

@@ -8,10 +8,6 @@ import (
 	"github.com/bertserve/bertserve/models"
 )
 
-func init() {
-	commands["import"] = command{cmdImport, "convert a local Hugging Face / sentence-transformers folder into a model directory"}
-}
-
 // cmdImport implements `bertserve import --from DIR --out DIR`.
 func cmdImport(args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -31,7 +27,7 @@ func cmdImport(args []string) error {
 		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

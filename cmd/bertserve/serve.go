@@ -106,7 +106,7 @@ func cmdServe(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: bertserve serve --model DIR --heads DIR [--addr :8080] [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -33,7 +33,7 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		fmt.Fprintln(fs.Output(), `prints {"ids":[...],"tokens":[...],"type_ids":[...]} for each input line`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *model == "" {

@@ -70,7 +70,7 @@ func cmdTrain(args []string) error {
 		fmt.Fprintln(fs.Output(), "       bertserve train --embeddings X.npy --labels y.txt [--val-embeddings ...] --out HEADDIR [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

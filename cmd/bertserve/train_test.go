@@ -20,6 +20,12 @@ import (
 // runtime or the vocabulary is missing.
 func cliModel(t *testing.T) string {
 	t.Helper()
+	return cliModelSeed(t, 5)
+}
+
+// cliModelSeed is cliModel with another seed: another digest.
+func cliModelSeed(t *testing.T, seed int) string {
+	t.Helper()
 	vocab := filepath.Join(encoder.CacheDir(), "vocab", "bert-base-uncased", "tokenizer.json")
 	_, errLib := encoder.FindLibrary("")
 	_, errVocab := os.Stat(vocab)
@@ -30,7 +36,7 @@ func cliModel(t *testing.T) string {
 		t.Skipf("run make setup: %v %v", errLib, errVocab)
 	}
 	dir := filepath.Join(t.TempDir(), "model")
-	if err := cmdBuildModel([]string{"--config", testConfig(t, "tiny-bert.json"), "--random", "--seed", "5",
+	if err := cmdBuildModel([]string{"--config", testConfig(t, "tiny-bert.json"), "--random", "--seed", fmt.Sprint(seed),
 		"--tokenizer", vocab, "--out", dir, "--pooling", "mean"}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,4 +234,76 @@ func TestTrainOnEmbeddings(t *testing.T) {
 	if m.Meta().Adapter == nil || m.Meta().Adapter.Params == 0 || m.Meta().Encoder.Digest != "" {
 		t.Fatalf("meta %+v", m.Meta())
 	}
+}
+
+// TestHeadFindsItsEncoder: predict and eval without --model find the
+// encoder the head was trained on (by digest in the cache's models, else
+// the recorded path), and say what to run when it is gone.
+func TestHeadFindsItsEncoder(t *testing.T) {
+	model, other := cliModel(t), cliModelSeed(t, 6)
+	lib, err := encoder.FindLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ONNXRUNTIME_LIB", lib) // the cache moves below
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "train.tsv")
+	writeSentiment(t, data, 20)
+	out := filepath.Join(tmp, "head")
+	if _, err := captureStdout(t, func() error {
+		return cmdTrain([]string{"--model", model, "--data", data, "--out", out, "--no-cache", "--threads", "1"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if e := mustLoad(t, out).Meta().Encoder; e.Path == "" || e.Source == "" {
+		t.Fatalf("the head does not record where its encoder is: %+v", e)
+	}
+	predict := func() (string, error) {
+		return captureStdout(t, func() error { return cmdPredict([]string{"--head", out, "--threads", "1", "a superb film"}) })
+	}
+	evalNoModel := func() error {
+		_, err := captureStdout(t, func() error {
+			return cmdEval([]string{"--head", out, "--data", data, "--no-cache", "--threads", "1"})
+		})
+		return err
+	}
+	t.Setenv("BERTSERVE_CACHE", filepath.Join(tmp, "emptycache"))
+	// 1. The recorded path still holds the model.
+	if got, err := predict(); err != nil || !strings.HasPrefix(got, "[{\"label\"") {
+		t.Fatalf("predict without --model (recorded path): %q, %v", got, err)
+	}
+	if err := evalNoModel(); err != nil {
+		t.Fatalf("eval without --model (recorded path): %v", err)
+	}
+	// 2. The model moved into the cache's models folder under another name.
+	cacheModels := filepath.Join(tmp, "cache", "models")
+	if err := os.MkdirAll(cacheModels, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(cacheModels, "renamed")
+	if err := os.Rename(model, moved); err != nil {
+		t.Fatal(err)
+	}
+	_, err = predict()
+	if err == nil || !strings.Contains(err.Error(), "sha256 ") || !strings.Contains(err.Error(), "--model DIR") {
+		t.Fatalf("predict with the encoder gone: want an error naming the digest and --model, got %v", err)
+	}
+	t.Setenv("BERTSERVE_CACHE", filepath.Join(tmp, "cache"))
+	if got, err := predict(); err != nil || !strings.HasPrefix(got, "[{\"label\"") {
+		t.Fatalf("predict without --model (cache): %q, %v", got, err)
+	}
+	// 3. --model still overrides (another model is refused by digest).
+	_, err = captureStdout(t, func() error { return cmdPredict([]string{"--head", out, "--model", other, "a film"}) })
+	if err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("predict --model with another encoder: %v", err)
+	}
+}
+
+func mustLoad(t *testing.T, dir string) *head.Model {
+	t.Helper()
+	m, err := head.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

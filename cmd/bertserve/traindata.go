@@ -225,8 +225,7 @@ func loadTrainData(ctx context.Context, ef *encoderFlags, df *dataFlags, names m
 	if err = embedSplits(ctx, enc, df, splits, nil); err != nil {
 		return
 	}
-	ei := enc.Info()
-	info = head.EncoderInfo{Name: ei.Name, Digest: ei.Digest, Pooling: ei.Pooling, Normalize: ei.Normalize, MaxLength: ei.MaxLength}
+	info = headEncoderInfo(enc.Info(), ef.model)
 	train = splits[0].ds
 	for _, s := range splits[1:] {
 		if s.name == "validation" {
