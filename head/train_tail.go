@@ -273,11 +273,8 @@ func (t *trainer) runTail(ctx context.Context, tail *nn.TailNet[float32], seqs S
 				return fmt.Errorf("training data: %w", err)
 			}
 			lr = lrAt(cfg.Schedule, cfg.LR, step, total, warm)
-			nn.ZeroGrad(t.params)
-			pooled := tail.Forward(batch.x, batch.off, true)
-			logits := t.net.seq.Forward(pooled, true)
-			grad.Resize(nb, C)
-			lossSum += nn.LossSum(t.ce, logits, yb, 1/ws, grad, nil)
+			logits, loss := t.tailGrad(tail, &batch, yb, ws, grad)
+			lossSum += loss
 			wSum += ws
 			for k := 0; k < nb; k++ {
 				if argmax32(logits.Row(k)) == yb[k] {
@@ -287,12 +284,7 @@ func (t *trainer) runTail(ctx context.Context, tail *nn.TailNet[float32], seqs S
 					probs[perm[lo+k]] = nn.Softmax(&nn.Mat[float32]{Rows: 1, Cols: C, Data: logits.Row(k)})[0]
 				}
 			}
-			dpooled := t.net.seq.Backward(grad, true)
-			if tail.Lowest < L {
-				tail.Backward(dpooled)
-			}
-			nn.ClipGradNorm(t.params, cfg.Clip)
-			opt.Step(t.params, lr)
+			t.update(opt, lr)
 			step++
 		}
 		trainLoss := lossSum / wSum
@@ -322,4 +314,27 @@ func (t *trainer) runTail(ctx context.Context, tail *nn.TailNet[float32], seqs S
 	}
 	setTrainable(tail, cfg, L)
 	return nil
+}
+
+// tailGrad runs one batch forward through the tail and the head and
+// back, leaving the gradients of every trainable tensor in Param.G; it
+// returns the logits and the batch's loss sum Σ ℓᵢ (the gradient is that
+// of the batch mean Σ ℓᵢ / ws).
+func (t *trainer) tailGrad(tail *nn.TailNet[float32], b *seqBatch, yb []int, ws float64, grad *nn.Mat[float32]) (*nn.Mat[float32], float64) {
+	nn.ZeroGrad(t.params)
+	pooled := tail.Forward(b.x, b.off, true)
+	logits := t.net.seq.Forward(pooled, true)
+	grad.Resize(len(yb), len(t.labels))
+	loss := nn.LossSum(t.ce, logits, yb, 1/ws, grad, nil)
+	dpooled := t.net.seq.Backward(grad, true)
+	if tail.Lowest < len(tail.Layers) {
+		tail.Backward(dpooled)
+	}
+	return logits, loss
+}
+
+// update clips the gradients and takes an AdamW step.
+func (t *trainer) update(opt *nn.AdamW[float32], lr float64) {
+	nn.ClipGradNorm(t.params, t.cfg.Clip)
+	opt.Step(t.params, lr)
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/bertserve/bertserve/head/internal/nn"
@@ -281,5 +280,4 @@ func TestTrainTailErrors(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	_ = strconv.Itoa
 }

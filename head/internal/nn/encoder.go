@@ -63,6 +63,7 @@ func NewEncoderLayer[T Float](prefix string, c LayerConfig, rng *RNG) (*EncoderL
 		Attn:  &Attention[T]{Heads: c.Heads, Dropout: c.AttnDrop, RNG: rng},
 		Act:   NewActivation[T](c.Act),
 		Drop1: NewDropout[T](c.HiddenDrop, rng), Drop2: NewDropout[T](c.HiddenDrop, rng)}
+	l.K.ZeroBiasGrad = true
 	return l, nil
 }
 

@@ -14,6 +14,11 @@ type Proj[T Float] struct {
 	In, Out int
 	W, B    *Param[T]
 	LoRA    *LoRABranch[T]
+	// ZeroBiasGrad marks a bias whose gradient is exactly zero (the
+	// attention key's: it shifts a query's scores by a constant, which
+	// softmax ignores), so it is left at 0 rather than summed from
+	// rounding noise that Adam would turn into full-size steps.
+	ZeroBiasGrad bool
 	x, y    *Mat[T]
 	dx      *Mat[T]
 }
@@ -124,7 +129,9 @@ func (p *Proj[T]) Infer(x *Mat[T]) *Mat[T] {
 func (p *Proj[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 	if !p.W.Frozen {
 		Gemm(true, false, 1, dy, p.x, 1, &Mat[T]{Rows: p.Out, Cols: p.In, Data: p.W.G})
-		colSums(dy, p.B.G)
+		if !p.ZeroBiasGrad {
+			colSums(dy, p.B.G)
+		}
 	}
 	l := p.LoRA
 	if l != nil {
