@@ -19,8 +19,8 @@ type Proj[T Float] struct {
 	// softmax ignores), so it is left at 0 rather than summed from
 	// rounding noise that Adam would turn into full-size steps.
 	ZeroBiasGrad bool
-	x, y    *Mat[T]
-	dx      *Mat[T]
+	x, y         *Mat[T]
+	dx           *Mat[T]
 }
 
 // LoRABranch is the low-rank update of a Proj.
