@@ -3,13 +3,10 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -64,10 +61,10 @@ func parseRepoInfo(r io.Reader) (*repoInfo, error) {
 	var ri repoInfo
 	dec := json.NewDecoder(io.LimitReader(r, maxInfoBytes))
 	if err := dec.Decode(&ri); err != nil {
-		return nil, fmt.Errorf("the model API answer is not the hub's JSON: %w (is the endpoint a Hugging Face hub or mirror?)", err)
+		return nil, fmt.Errorf("%w: the model API answered with something other than the hub's JSON (%v); check HF_ENDPOINT, and whether a captive portal or proxy answers instead (open any web page in a browser)", ErrNotHub, err)
 	}
 	if ri.Siblings == nil {
-		return nil, errors.New(`the model API answer lists no "siblings" (files): is the endpoint a Hugging Face hub or mirror?`)
+		return nil, fmt.Errorf(`%w: the model API answer lists no "siblings" (files); check HF_ENDPOINT`, ErrNotHub)
 	}
 	for _, s := range ri.Siblings {
 		if err := checkRepoPath(s.RFilename); err != nil {
@@ -107,137 +104,27 @@ func (p *puller) resolveURL(rev, path string) string {
 	return p.endpoint + "/" + p.repo + "/resolve/" + url.PathEscape(rev) + "/" + escapePath(path)
 }
 
-// newRequest builds a request that carries the token only when it goes to
-// the endpoint's own host.
-func (p *puller) newRequest(ctx context.Context, method, u string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", "bertserve")
-	if p.Token != "" && req.URL.Host == p.endpointHost {
-		req.Header.Set("Authorization", "Bearer "+p.Token)
-	}
-	return req, nil
-}
-
-// do sends req and turns connection failures into ErrUnreachable.
-func (p *puller) do(client *http.Client, req *http.Request) (*http.Response, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		if isUnreachable(err) {
-			return nil, unreachableError(p.endpoint, err)
-		}
-		return nil, err
-	}
-	return resp, nil
-}
-
-// fetchInfo lists the repository at the requested revision.
+// fetchInfo lists the repository at the requested revision. A renamed
+// repo answers with a relative redirect to its new name, which the client
+// follows with the token (same host).
 func (p *puller) fetchInfo(ctx context.Context) (*repoInfo, error) {
 	what := fmt.Sprintf("listing %s at revision %q", p.repo, p.Revision)
-	req, err := p.newRequest(ctx, http.MethodGet, p.infoURL())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := p.do(p.HTTPClient, req)
+	resp, err := p.send(ctx, p.follow, http.MethodGet, p.infoURL(), what, func(r *http.Request) {
+		r.Header.Set("Accept", "application/json")
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, httpError(resp, what, p.Token != "")
+		return nil, fmt.Errorf("%s: %w: the model API answered %s instead of the repo's JSON; check HF_ENDPOINT", what, ErrNotHub, resp.Status)
 	}
 	ri, err := parseRepoInfo(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return ri, nil
-}
-
-// remoteFile is what a HEAD on a resolve URL says about one file.
-type remoteFile struct {
-	Path     string // path in the repository
-	Location string // where to GET the bytes (the CDN for LFS files)
-	Size     int64  // -1 when the hub did not say
-	SHA256   string // LFS files: the content's sha256
-	GitSHA1  string // small files: the git blob sha1
-	Commit   string // X-Repo-Commit
-}
-
-var (
-	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	sha1Pattern   = regexp.MustCompile(`^[0-9a-f]{40}$`)
-)
-
-// normalizeETag strips the weak marker and quotes: W/"abc" -> abc.
-func normalizeETag(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "W/")
-	return strings.Trim(s, `"`)
-}
-
-// maxRedirects bounds the hub's relative redirects (renamed repos).
-const maxRedirects = 5
-
-// stat asks the hub where a file is and what it should hash to. The hub
-// answers a HEAD on the resolve URL with the git blob sha1 in ETag for
-// files stored in git, and for LFS files with a redirect to the CDN whose
-// X-Linked-Etag and X-Linked-Size describe the real content. Relative
-// redirects (a renamed repo) are followed with the token; the CDN is not
-// contacted here.
-func (p *puller) stat(ctx context.Context, rev, path string) (remoteFile, error) {
-	what := fmt.Sprintf("looking up %s in %s", path, p.repo)
-	u := p.resolveURL(rev, path)
-	noFollow := *p.HTTPClient
-	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	for range maxRedirects + 1 {
-		req, err := p.newRequest(ctx, http.MethodHead, u)
-		if err != nil {
-			return remoteFile{}, fmt.Errorf("%s: %w", what, err)
-		}
-		req.Header.Set("Accept-Encoding", "identity")
-		resp, err := p.do(&noFollow, req)
-		if err != nil {
-			return remoteFile{}, fmt.Errorf("%s: %w", what, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 400 {
-			return remoteFile{}, httpError(resp, what, p.Token != "")
-		}
-		loc := u
-		if resp.StatusCode >= 300 {
-			l, err := req.URL.Parse(resp.Header.Get("Location"))
-			if err != nil || resp.Header.Get("Location") == "" {
-				return remoteFile{}, fmt.Errorf("%s: redirect %s without a usable Location", what, resp.Status)
-			}
-			loc = l.String()
-			relative := l.Host == req.URL.Host
-			if relative && resp.Header.Get("X-Linked-Etag") == "" {
-				u = loc // renamed repo: ask again at the new address
-				continue
-			}
-		}
-		f := remoteFile{Path: path, Location: loc, Size: -1, Commit: resp.Header.Get("X-Repo-Commit")}
-		size := resp.Header.Get("X-Linked-Size")
-		if size == "" && resp.StatusCode < 300 {
-			size = resp.Header.Get("Content-Length")
-		}
-		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n >= 0 {
-			f.Size = n
-		}
-		etag := resp.Header.Get("X-Linked-Etag")
-		if etag == "" {
-			etag = resp.Header.Get("ETag")
-		}
-		switch etag = normalizeETag(etag); {
-		case sha256Pattern.MatchString(etag):
-			f.SHA256 = etag
-		case sha1Pattern.MatchString(etag):
-			f.GitSHA1 = etag
-		}
-		return f, nil
+	if ri.ID != "" && ri.ID != p.repo {
+		p.progress.note("%s is now %s on the hub (renamed or moved); following the hub's redirects", p.repo, ri.ID)
 	}
-	return remoteFile{}, fmt.Errorf("%s: more than %d redirects", what, maxRedirects)
+	return ri, nil
 }

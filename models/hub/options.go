@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -22,8 +23,9 @@ const DefaultEndpoint = "https://huggingface.co"
 const DefaultRevision = "main"
 
 // Options configures Pull. The zero value pulls the main branch from the
-// public hub (or $HF_ENDPOINT) into the bertserve cache, anonymously unless
-// $HF_TOKEN is set.
+// public hub (or $HF_ENDPOINT) into the bertserve cache, with the token
+// the hub's own tools would use ($HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, the
+// file `hf auth login` writes), anonymously when there is none.
 type Options struct {
 	// Revision is a branch, tag or commit sha; "" means "main". Pull
 	// resolves it to a commit once and downloads every file at that commit,
@@ -37,8 +39,13 @@ type Options struct {
 	// https://huggingface.co. Mirrors that copy the hub's URL layout work.
 	Endpoint string
 	// Token is sent as "Authorization: Bearer <token>" to the endpoint's
-	// host (never to the CDN the hub redirects large files to); "" means
-	// $HF_TOKEN. Gated and private repositories need one.
+	// host only: never to the CDN the hub redirects large files to, nor
+	// along any redirect to another host. "" means the first of
+	// $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, the file $HF_TOKEN_PATH or else
+	// $HF_HOME/token (default ~/.cache/huggingface/token), as
+	// huggingface_hub looks it up; surrounding white space and line breaks
+	// are removed. Gated and private repositories need one, and a token
+	// raises the hub's rate limits.
 	Token string
 	// Progress receives a progress bar (when it is a terminal) or one line
 	// per file; nil means silent.
@@ -46,8 +53,12 @@ type Options struct {
 	// HTTPClient does the requests; nil means a client with connection
 	// and header timeouts but no overall limit (weights take a while).
 	HTTPClient *http.Client
-	// MaxRetries bounds how many times one file's download is resumed
-	// after a dropped connection or a 5xx/429 answer; 0 means 5.
+	// MaxRetries bounds how many times one request is retried after a
+	// dropped connection, a 408, 429 or 5xx answer, or (downloads) a CDN
+	// link the CDN refuses; attempts that receive bytes do not count. 0
+	// means 5. Waits follow Retry-After and the hub's RateLimit header when
+	// the answer has them, else a backoff from 250ms to 8s; a wait over
+	// ten minutes fails at once with ErrRateLimited.
 	MaxRetries int
 	// StallTimeout aborts (and retries) a download that receives no bytes
 	// for this long; 0 means 60s.
@@ -58,6 +69,17 @@ type Options struct {
 	// manifest. It is a seam for tests and for callers that want other
 	// import options.
 	Import func(from, out string) error
+	// AllowMissingHubHeaders accepts file answers without X-Repo-Commit
+	// or ETag, for mirrors that do not send them. Without it such an
+	// answer fails with ErrNotHub, since it is what a captive portal or a
+	// wrong endpoint sends; with it, files the mirror gives no checksum for
+	// are checked by size only.
+	AllowMissingHubHeaders bool
+
+	// Seams for tests: sleep waits between retries (nil: a timer), getenv
+	// reads the environment (nil: os.Getenv).
+	sleep  func(ctx context.Context, d time.Duration) error
+	getenv func(string) string
 }
 
 // repoIDPattern is what the hub accepts as a model id: an optional
@@ -84,10 +106,17 @@ func DefaultDir(repo string) string {
 type resolved struct {
 	Options
 	endpoint string
+	token    token
 }
 
-func (o Options) resolve(repo string) resolved {
+func (o Options) resolve(repo string) (resolved, error) {
 	r := resolved{Options: o}
+	if r.getenv == nil {
+		r.getenv = os.Getenv
+	}
+	if r.sleep == nil {
+		r.sleep = sleep
+	}
 	if r.Revision == "" {
 		r.Revision = DefaultRevision
 	}
@@ -96,15 +125,26 @@ func (o Options) resolve(repo string) resolved {
 	}
 	r.endpoint = o.Endpoint
 	if r.endpoint == "" {
-		r.endpoint = os.Getenv("HF_ENDPOINT")
+		r.endpoint = r.getenv("HF_ENDPOINT")
 	}
 	if r.endpoint == "" {
 		r.endpoint = DefaultEndpoint
 	}
 	r.endpoint = strings.TrimRight(r.endpoint, "/")
-	if r.Token == "" {
-		r.Token = os.Getenv("HF_TOKEN")
+	if o.Token != "" {
+		t, err := checkToken(token{cleanToken(o.Token), "Options.Token"})
+		if err != nil {
+			return r, err
+		}
+		r.token = t
+	} else {
+		t, err := lookupToken(r.getenv)
+		if err != nil {
+			return r, err
+		}
+		r.token = t
 	}
+	r.Token = r.token.value
 	if r.HTTPClient == nil {
 		r.HTTPClient = defaultClient()
 	}
@@ -117,7 +157,7 @@ func (o Options) resolve(repo string) resolved {
 	if r.Progress == nil {
 		r.Progress = io.Discard
 	}
-	return r
+	return r, nil
 }
 
 func defaultClient() *http.Client {

@@ -17,40 +17,60 @@ func TestHTTPErrorMapping(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		status    int
-		code      string
+		code, msg string
 		haveToken bool
 		want      error
 		says      string
 	}{
-		{401, "GatedRepo", false, ErrUnauthorized, "HF_TOKEN is not set"},
-		{403, "GatedRepo", true, ErrUnauthorized, "accepted the model's conditions"},
-		{401, "", false, ErrUnauthorized, "set HF_TOKEN"},
-		{403, "", false, ErrUnauthorized, "set HF_TOKEN"},
-		{401, "RepoNotFound", false, ErrUnauthorized, "does not exist"},
-		{404, "RepoNotFound", true, ErrNotFound, "no such repo or revision"},
-		{404, "RevisionNotFound", false, ErrNotFound, "--revision"},
-		{404, "EntryNotFound", false, ErrNotFound, "no such repo or revision"},
-		{404, "", false, ErrNotFound, "no such repo or revision"},
+		{401, "GatedRepo", "", false, ErrUnauthorized, "no token was found"},
+		{403, "GatedRepo", "", true, ErrUnauthorized, "accepted the model's conditions"},
+		{401, "", "", false, ErrUnauthorized, "set HF_TOKEN"},
+		{403, "", "", false, ErrUnauthorized, "set HF_TOKEN"},
+		{401, "RepoNotFound", "", false, ErrUnauthorized, "does not exist"},
+		{404, "RepoNotFound", "", true, ErrNotFound, "no such repo or revision"},
+		{404, "RevisionNotFound", "", false, ErrNotFound, "--revision"},
+		{404, "EntryNotFound", "", false, ErrNotFound, "no such repo or revision"},
+		{404, "", "", false, ErrNotFound, "no such repo or revision"},
+		{403, "", "Access to this resource is disabled.", true, ErrDisabled, "no token changes that"},
+		{429, "", "", false, ErrRateLimited, "429"},
 	}
 	for _, tc := range tests {
-		resp := &http.Response{StatusCode: tc.status, Status: http.StatusText(tc.status), Header: http.Header{}}
+		p := &puller{endpointHost: "huggingface.co"}
+		if tc.haveToken {
+			p.token = token{"hf_x", "$HF_TOKEN"}
+		}
+		resp := &http.Response{StatusCode: tc.status, Status: fmt.Sprint(tc.status, " ", http.StatusText(tc.status)), Header: http.Header{}}
 		if tc.code != "" {
 			resp.Header.Set("X-Error-Code", tc.code)
 		}
-		err := httpError(resp, "listing x/y", tc.haveToken)
+		if tc.msg != "" {
+			resp.Header.Set("X-Error-Message", tc.msg)
+		}
+		err := p.httpError(resp)
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.says) {
-			t.Errorf("%d %s: got %v, want %v saying %q", tc.status, tc.code, err, tc.want, tc.says)
+			t.Errorf("%d %s %q: got %v, want %v saying %q", tc.status, tc.code, tc.msg, err, tc.want, tc.says)
+		}
+		if tc.want == ErrDisabled && errors.Is(err, ErrUnauthorized) {
+			t.Errorf("a disabled repo is also ErrUnauthorized: %v", err)
 		}
 	}
-	for _, status := range []int{429, 500, 502, 503} {
-		err := httpError(&http.Response{StatusCode: status, Header: http.Header{}}, "x", false)
+	p := &puller{endpointHost: "huggingface.co"}
+	for _, status := range []int{408, 429, 500, 502, 503, 504} {
+		err := p.httpError(&http.Response{StatusCode: status, Header: http.Header{}})
 		var se *statusError
 		if !errors.As(err, &se) || !se.retryable() {
 			t.Errorf("%d: got %v, want a retryable statusError", status, err)
 		}
 	}
-	if err := httpError(&http.Response{StatusCode: 400, Header: http.Header{}}, "x", false); retryable(t.Context(), err) {
-		t.Errorf("400 is retried: %v", err)
+	for _, status := range []int{400, 501} {
+		if err := p.httpError(&http.Response{StatusCode: status, Header: http.Header{}}); retryable(t.Context(), err) {
+			t.Errorf("%d is retried: %v", status, err)
+		}
+	}
+	cdn := &http.Response{StatusCode: 500, Status: "500 Internal Server Error", Header: http.Header{},
+		Request: &http.Request{URL: &url.URL{Host: "cdn-lfs.huggingface.co"}}}
+	if err := p.httpError(cdn); err.Error() != "cdn-lfs.huggingface.co answered 500 Internal Server Error" {
+		t.Errorf("a CDN's error reads %q, want it to name the CDN", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,11 +90,13 @@ func (p *progress) endLine(msg string) {
 	fmt.Fprintln(p.w, msg)
 }
 
-func (p *progress) done(name string, size int64, verified bool) {
-	check := "size checked"
-	if verified {
-		check = "checksum ok"
-	}
+// setSize records a size learned during the download (the hub did not
+// announce it).
+func (p *progress) setSize(n int64) { p.size = n }
+
+// done ends a file's line; check says how it was checked ("checksum ok",
+// "size checked only: why").
+func (p *progress) done(name string, size int64, check string) {
 	el := p.now().Sub(p.started)
 	msg := fmt.Sprintf("%s  %s in %s", name, formatBytes(size), formatDuration(el))
 	if r := p.rate(); r > 0 && el >= time.Second {
@@ -106,8 +109,24 @@ func (p *progress) skip(name string, size int64) {
 	p.endLine(fmt.Sprintf("%s  %s already downloaded and verified", name, formatBytes(max(size, 0))))
 }
 
-func (p *progress) retry(name string, at int64, err error) {
-	p.endLine(fmt.Sprintf("%s  interrupted at %s (%v), resuming", name, formatBytes(at), err))
+// retry reports a failed attempt and the wait before the next: a
+// download interrupted at byte at, or a request (at 0) that failed.
+func (p *progress) retry(name string, at int64, err error, wait time.Duration) {
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && se.status == 429:
+		p.endLine(fmt.Sprintf("%s  %v; waiting %s as the hub asks", name, err, formatDuration(wait)))
+	case at > 0:
+		p.endLine(fmt.Sprintf("%s  interrupted at %s (%v), resuming in %s", name, formatBytes(at), err, formatDuration(wait)))
+	default:
+		p.endLine(fmt.Sprintf("%s  %v; retrying in %s", name, err, formatDuration(wait)))
+	}
+}
+
+// refresh reports a download link the CDN refused, and that a fresh one
+// is being fetched from the hub.
+func (p *progress) refresh(name string, at int64, err error) {
+	p.endLine(fmt.Sprintf("%s  %v at %s; getting a fresh download link from the hub", name, err, formatBytes(at)))
 }
 
 func (p *progress) fail(name string) {

@@ -23,7 +23,7 @@ func TestProgressTerminal(t *testing.T) {
 	p := &progress{w: &buf, terminal: true, now: fakeClock(time.Second)}
 	p.start("model.safetensors", 4_000_000, 1_000_000)
 	p.add(1_000_000)
-	p.done("model.safetensors", 4_000_000, true)
+	p.done("model.safetensors", 4_000_000, "checksum ok")
 	out := buf.String()
 	for _, s := range []string{"\r\033[K", "2.0 MB / 4.0 MB", "50%", "[==========          ]", "/s", "ETA", "checksum ok\n"} {
 		if !strings.Contains(out, s) {
@@ -38,11 +38,11 @@ func TestProgressLines(t *testing.T) {
 	p := &progress{w: &buf, terminal: false, now: fakeClock(time.Second)}
 	p.start("config.json", 600, 0)
 	p.add(300)
-	p.retry("config.json", 300, errors.New("connection reset"))
+	p.retry("config.json", 300, errors.New("connection reset"), 250*time.Millisecond)
 	p.add(300)
-	p.done("config.json", 600, false)
-	want := "config.json  interrupted at 300 B (connection reset), resuming\nconfig.json  600 B in "
-	if got := buf.String(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, ", size checked\n") || strings.Count(got, "\n") != 2 {
+	p.done("config.json", 600, "size checked only: no ETag")
+	want := "config.json  interrupted at 300 B (connection reset), resuming in 0.2s\nconfig.json  600 B in "
+	if got := buf.String(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, ", size checked only: no ETag\n") || strings.Count(got, "\n") != 2 {
 		t.Errorf("line output:\n%q\nwant it to start %q and end with the size check", got, want)
 	}
 }

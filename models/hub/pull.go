@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ type puller struct {
 	repo         string
 	endpointHost string
 	progress     *progress
+	follow       *http.Client // follows redirects, never carrying the token off the first host
+	noFollow     *http.Client // returns 3xx answers (HEADs)
 }
 
 // Pull downloads repo from the Hugging Face hub and turns it into a
@@ -41,12 +44,16 @@ func Pull(ctx context.Context, repo string, opts Options) (string, error) {
 	if err := ValidateRepo(repo); err != nil {
 		return "", err
 	}
-	r := opts.resolve(repo)
+	r, err := opts.resolve(repo)
+	if err != nil {
+		return "", err
+	}
 	u, err := url.Parse(r.endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("hub endpoint %q is not an http(s) URL: fix HF_ENDPOINT or --endpoint", r.endpoint)
 	}
 	p := &puller{resolved: r, repo: repo, endpointHost: u.Host, progress: newProgress(r.Progress)}
+	p.initClients()
 	dir, err := filepath.Abs(r.Dir)
 	if err != nil {
 		return "", err
@@ -90,11 +97,17 @@ func (p *puller) pull(ctx context.Context, dir string) error {
 	download := func(paths []string) error {
 		for _, path := range paths {
 			if err := p.download(ctx, commit, path, filepath.Join(stage, filepath.FromSlash(path))); err != nil {
-				// A broken or stalled connection is worth resuming later;
-				// a refusal or a bad checksum is not.
-				keepStage = !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrNotFound)
-				if keepStage {
-					err = fmt.Errorf("%w (the partial download is kept in %s: run the same command again to resume)", err, stage)
+				// A broken connection, a rate limit or a captive portal
+				// is worth resuming later; a refusal or a bad checksum
+				// is not.
+				keepStage = !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrUnauthorized) &&
+					!errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled)
+				if keepStage && hasFiles(stage) {
+					if strings.Contains(err.Error(), "run the same command again") {
+						err = fmt.Errorf("%w (the partial download is kept in %s)", err, stage)
+					} else {
+						err = fmt.Errorf("%w (the partial download is kept in %s: run the same command again to resume)", err, stage)
+					}
 				}
 				return err
 			}
@@ -161,9 +174,26 @@ func (p *puller) pull(ctx context.Context, dir string) error {
 func (p *puller) download(ctx context.Context, commit, path, dst string) error {
 	f, err := p.stat(ctx, commit, path)
 	if err != nil {
-		return err
+		return fmt.Errorf("looking up %s: %w", path, err)
 	}
-	return p.fetch(ctx, f, dst)
+	if err := p.fetch(ctx, f, dst); err != nil {
+		return fmt.Errorf("downloading %s: %w", path, err)
+	}
+	return nil
+}
+
+// hasFiles reports whether dir holds any file (a partial download worth
+// keeping).
+func hasFiles(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 // safeName keeps a revision usable as part of a file name.

@@ -77,7 +77,7 @@ func TestPullImportsSafetensors(t *testing.T) {
 			if err := m.Verify(dir); err != nil {
 				t.Error(err)
 			}
-			if want := "hf:acme/tiny-bert@" + repo.commit + " via " + h.hub.URL; m.Source != want {
+			if want := "hf:acme/tiny-bert@" + repo.commit + " via " + h.url; m.Source != want {
 				t.Errorf("manifest source %q, want %q", m.Source, want)
 			}
 			if m.Name != "acme/tiny-bert" || m.License != "apache-2.0" || m.Dim != tinyHidden || m.Architecture != "bert" || m.Tokenizer != "vocab.txt" {

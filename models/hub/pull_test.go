@@ -53,18 +53,44 @@ func entries(t testing.TB, dir string) []string {
 	return names
 }
 
+// testOptions pulls from h through its client, with a token the fake hub
+// does not check, and with waits that move the fake clock instead of
+// sleeping.
 func testOptions(h *fakeHub, dir string) Options {
-	return Options{Endpoint: h.hub.URL, Dir: dir, Token: "-", StallTimeout: 5 * time.Second}
+	o := Options{Endpoint: h.url, HTTPClient: h.client(), Dir: dir, Token: "-", StallTimeout: 5 * time.Second}
+	o.sleep = h.sleep
+	o.getenv = envOf(nil)
+	return o
 }
 
-// noToken makes the options anonymous even when $HF_TOKEN is set.
+// noToken makes the options anonymous: no token given, none in the
+// (empty) environment.
 func noToken(o Options) Options {
 	o.Token = ""
 	return o
 }
 
+// envOf is an environment holding only env.
+func envOf(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// isolateToken hides every place Pull looks for a token ($HF_TOKEN,
+// $HUGGING_FACE_HUB_TOKEN, $HF_TOKEN_PATH, $HF_HOME/token and the default
+// ~/.cache/huggingface/token) and returns the HF_HOME it points at.
+func isolateToken(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	for _, k := range []string{"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "XDG_CACHE_HOME"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("HF_HOME", home)
+	t.Setenv("HOME", home)
+	return home
+}
+
 func TestPullONNXRepo(t *testing.T) {
-	t.Setenv("HF_TOKEN", "")
+	t.Parallel()
 	h := newFakeHub(t)
 	files := onnxRepoFiles(t)
 	h.add("acme/tiny-onnx", files).license = "apache-2.0"
@@ -102,7 +128,7 @@ func TestPullONNXRepo(t *testing.T) {
 	}
 	want2 := models.Manifest{
 		Format: models.ManifestFormat, Name: "acme/tiny-onnx", License: "apache-2.0",
-		Source:       "hf:acme/tiny-onnx@" + h.repos["acme/tiny-onnx"].commit + " via " + h.hub.URL,
+		Source:       "hf:acme/tiny-onnx@" + h.repos["acme/tiny-onnx"].commit + " via " + h.url,
 		Architecture: "bert", SHA256: m.SHA256, Dim: tinyHidden, Pooling: "mean", MaxLength: 32, Tokenizer: "vocab.txt",
 	}
 	if !reflect.DeepEqual(*m, want2) {
@@ -261,11 +287,11 @@ func TestPullResumesAcrossRuns(t *testing.T) {
 }
 
 func TestPullGatedRepo(t *testing.T) {
+	t.Parallel()
 	h := newFakeHub(t)
 	h.add("acme/gated", onnxRepoFiles(t)).gated = true
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "g")
-	t.Setenv("HF_TOKEN", "")
 	_, err := Pull(context.Background(), "acme/gated", noToken(testOptions(h, dir)))
 	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "repo is gated or private: set HF_TOKEN") {
 		t.Fatalf("anonymous pull of a gated repo: err = %v, want ErrUnauthorized saying to set HF_TOKEN", err)
@@ -275,8 +301,9 @@ func TestPullGatedRepo(t *testing.T) {
 	}
 	// With the token from the environment it works, and the token never
 	// reaches the CDN.
-	t.Setenv("HF_TOKEN", fakeToken)
-	if _, err := Pull(context.Background(), "acme/gated", noToken(testOptions(h, dir))); err != nil {
+	opts := noToken(testOptions(h, dir))
+	opts.getenv = envOf(map[string]string{"HF_TOKEN": fakeToken})
+	if _, err := Pull(context.Background(), "acme/gated", opts); err != nil {
 		t.Fatal(err)
 	}
 	h.mu.Lock()
@@ -340,6 +367,7 @@ func TestPullUnreachable(t *testing.T) {
 	endpoint := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there any more
 	t.Setenv("HF_ENDPOINT", endpoint)
+	isolateToken(t)
 	parent := t.TempDir()
 	_, err = Pull(context.Background(), "acme/tiny-onnx", Options{Dir: filepath.Join(parent, "m")})
 	if !errors.Is(err, ErrUnreachable) {
