@@ -74,10 +74,27 @@ func cmdEval(args []string) error {
 		if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
 			return err
 		}
-		if err := embedSplits(context.Background(), enc, &df, []*split{sp}, m.Labels()); err != nil {
-			return err
+		if m.HasTail() {
+			// The head's own tail on the bottom's hidden states.
+			he, err := newHeadEmbedder(enc, ef.model, *headDir, m)
+			if err != nil {
+				return err
+			}
+			defer he.Close()
+			x, err := he.Embed(context.Background(), sp.texts)
+			if err != nil {
+				return err
+			}
+			if ds, err = head.NewDataset(x, sp.labels, m.Labels()); err != nil {
+				return fmt.Errorf("eval data: %w", err)
+			}
+			ds.Texts = sp.texts
+		} else {
+			if err := embedSplits(context.Background(), enc, &df, []*split{sp}, m.Labels()); err != nil {
+				return err
+			}
+			ds = sp.ds
 		}
-		ds = sp.ds
 	}
 	mt, err := head.Evaluate(m, ds)
 	if err != nil {

@@ -53,14 +53,19 @@ func cmdPredict(args []string) error {
 	if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
 		return err
 	}
+	he, err := newHeadEmbedder(enc, ef.model, *headDir, m)
+	if err != nil {
+		return err
+	}
+	defer he.Close()
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	classify := func(texts []string) error {
-		r, err := enc.Embed(context.Background(), texts)
+		x, err := he.Embed(context.Background(), texts)
 		if err != nil {
 			return err
 		}
-		probs, err := m.PredictProba(r.Vectors)
+		probs, err := m.PredictProba(x)
 		if err != nil {
 			return err
 		}

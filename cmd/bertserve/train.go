@@ -65,6 +65,16 @@ func cmdTrain(args []string) error {
 	fs.IntVar(&cfg.MaxIter, "max-iter", cfg.MaxIter, "L-BFGS iteration limit")
 	fs.Float64Var(&cfg.Tol, "tol", cfg.Tol, "L-BFGS stops when the largest gradient component falls below this")
 	seed := fs.Uint64("seed", cfg.Seed, "seed for the split, initialisation, shuffling and dropout")
+	var tf tuneFlags
+	fs.StringVar(&cfg.Tune, "tune", cfg.Tune, "train inside the encoder: none (the head only, on pooled embeddings), lora (low-rank updates of the top --layers), top (the top --layers unfrozen)")
+	fs.StringVar(&tf.layers, "layers", strconv.Itoa(cfg.Layers), "with --tune: how many top encoder layers to train, or all")
+	fs.IntVar(&cfg.LoRARank, "lora-rank", cfg.LoRARank, "--tune lora: rank r of each update B·A")
+	fs.Float64Var(&cfg.LoRAAlpha, "lora-alpha", cfg.LoRAAlpha, "--tune lora: scale alpha (updates scaled by alpha/r)")
+	fs.Float64Var(&cfg.LoRADropout, "lora-dropout", cfg.LoRADropout, "--tune lora: dropout on the LoRA branch's input")
+	fs.StringVar(&tf.targets, "lora-targets", strings.Join(cfg.LoRATargets, ","), "--tune lora: projections to update: query, key, value, attention.output, intermediate, output")
+	fs.Float64Var(&cfg.LayerLRDecay, "layer-lr-decay", cfg.LayerLRDecay, "--tune top: each layer down trains at this times the rate of the one above (1: all the same)")
+	fs.StringVar(&cfg.Unfreeze, "unfreeze", cfg.Unfreeze, "--tune top: all (every layer from the start) or gradual (the top layer first, one more each epoch)")
+	fs.StringVar(&tf.hiddenDType, "hidden-dtype", "float16", "--tune: how the hidden-state cache stores states: float16 or float32")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bertserve train --model DIR --data FILE [--val FILE] [--test FILE] --out HEADDIR [flags]")
 		fmt.Fprintln(fs.Output(), "       bertserve train --embeddings X.npy --labels y.txt [--val-embeddings ...] --out HEADDIR [flags]")
@@ -91,6 +101,7 @@ func cmdTrain(args []string) error {
 		return usagef("--hidden %q: %v", *hidden, err)
 	}
 	cfg.Hidden = widths
+	cfg.LoRATargets = strings.Split(tf.targets, ",")
 	valFrac, testFrac, err := parseSplit(*splitFlag)
 	if err != nil {
 		return err
@@ -104,6 +115,9 @@ func cmdTrain(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Tuned() {
+		return trainTuned(ctx, &ef, &df, &tf, cfg, names, valFrac, testFrac, *out, *nErrors)
+	}
 
 	train, val, test, encInfo, err := loadTrainData(ctx, &ef, &df, names, valFrac, testFrac, cfg.Seed)
 	if err != nil {
