@@ -60,7 +60,9 @@ func trainTunedHead(t *testing.T) (model, out, cache string) {
 	}
 	// The same data and split again: no encoder work.
 	stderr, err = captureStderr(t, func() error {
-		_, err := captureStdout(t, func() error { return cmdTrain(append(args[:len(args)-4:len(args)-4], "--out", out+"2", "--threads", "1")) })
+		_, err := captureStdout(t, func() error {
+			return cmdTrain(append(args[:len(args)-4:len(args)-4], "--out", out+"2", "--threads", "1"))
+		})
 		return err
 	})
 	if err != nil {
