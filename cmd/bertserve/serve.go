@@ -304,6 +304,9 @@ func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.He
 			if err != nil {
 				return nil, err
 			}
+			if m.HasTail() {
+				return nil, fmt.Errorf("head %s owns encoder layers (trained with --tune); this server cannot run head tails yet: use `bertserve predict --head %s`", dir, dir)
+			}
 			if be := backend(); be != nil {
 				if err := m.CheckEncoder(be.info.Digest, be.info.Dim, force); err != nil {
 					return nil, err
