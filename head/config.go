@@ -90,6 +90,21 @@ type TrainConfig struct {
 	LoRATargets  []string `json:"lora_targets,omitempty"`
 	LayerLRDecay float64  `json:"layer_lr_decay"`
 	Unfreeze     string   `json:"unfreeze"`
+
+	// The data of a training run (read by ReadLabelled, split and
+	// embedded by Pipeline; data_config.go). TextColumn and LabelColumn
+	// name the columns or keys (empty: detected); LabelNames renames raw
+	// labels ("0" to "negative"). ValFraction and TestFraction are held
+	// out, stratified, when no validation or test set is given. Normalize
+	// trains on L2-normalised embeddings. Errors is how many of the most
+	// confident mistakes (test set, else validation) go to errors.jsonl.
+	TextColumn   string            `json:"text_col,omitempty"`
+	LabelColumn  string            `json:"label_col,omitempty"`
+	LabelNames   map[string]string `json:"label_names,omitempty"`
+	ValFraction  float64           `json:"val_fraction"`
+	TestFraction float64           `json:"test_fraction"`
+	Normalize    bool              `json:"normalize"`
+	Errors       int               `json:"errors"`
 }
 
 // Default returns the default configuration: a softmax head fitted by
@@ -125,6 +140,10 @@ func Default() TrainConfig {
 		LoRATargets:  []string{TargetQuery, TargetValue},
 		LayerLRDecay: 0.9,
 		Unfreeze:     UnfreezeAll,
+
+		ValFraction:  DefaultSplit.Val,
+		TestFraction: DefaultSplit.Test,
+		Errors:       20,
 	}
 }
 
@@ -139,7 +158,12 @@ func (c TrainConfig) ResolvedOptimizer() string {
 	return OptAdamW
 }
 
-// Validate reports the first bad value with what is allowed.
+// MaxEpochs bounds epochs (and max_iter at 100 times it), so a request
+// cannot hold the trainer for days.
+const MaxEpochs = 10000
+
+// Validate reports every bad value with what is allowed; it is the one
+// check of a training configuration, whether flags or a request filled it.
 func (c TrainConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -175,11 +199,11 @@ func (c TrainConfig) Validate() error {
 	default:
 		bad("optimizer %q: want auto, adamw or lbfgs", c.Optimizer)
 	}
-	if c.Epochs < 1 {
-		bad("epochs %d must be at least 1", c.Epochs)
+	if c.Epochs < 1 || c.Epochs > MaxEpochs {
+		bad("epochs %d must be in [1, %d]", c.Epochs, MaxEpochs)
 	}
-	if c.BatchSize < 1 {
-		bad("batch_size %d must be at least 1", c.BatchSize)
+	if c.BatchSize < 1 || c.BatchSize > 1<<20 {
+		bad("batch_size %d must be in [1, 1048576]", c.BatchSize)
 	}
 	if !(c.LR > 0) {
 		bad("lr %v must be > 0", c.LR)
@@ -215,13 +239,14 @@ func (c TrainConfig) Validate() error {
 			bad("monitor %q: want val_loss or one of %s", c.Monitor, strings.Join(metrics.Names, ", "))
 		}
 	}
-	if c.MaxIter < 1 {
-		bad("max_iter %d must be at least 1", c.MaxIter)
+	if c.MaxIter < 1 || c.MaxIter > MaxEpochs*100 {
+		bad("max_iter %d must be in [1, %d]", c.MaxIter, MaxEpochs*100)
 	}
 	if !(c.Tol > 0) {
 		bad("tol %v must be > 0", c.Tol)
 	}
 	c.validateTune(bad)
+	c.validateData(bad)
 	return errors.Join(errs...)
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bertserve/bertserve/encoder/corpus"
 	"github.com/bertserve/bertserve/encoder/npy"
 )
 
@@ -146,27 +145,6 @@ func TestReadEmbeddings(t *testing.T) {
 	f.Close()
 	if _, err := ReadEmbeddings(filepath.Join(dir, "nan.npy"), writeFile(t, dir, "two.txt", "a\nb\n"), nil); err == nil || !strings.Contains(err.Error(), "row 2") {
 		t.Errorf("NaN: %v", err)
-	}
-}
-
-func TestReadLabeled(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	texts, labels, info, err := ReadLabeled(writeFile(t, dir, "d.csv", "text,label\nnice film,1\nawful,0\n"), corpus.Options{})
-	if err != nil || !slices.Equal(texts, []string{"nice film", "awful"}) || !slices.Equal(labels, []string{"1", "0"}) || info.LabelColumn != "label" {
-		t.Fatalf("got %q %q %+v %v", texts, labels, info, err)
-	}
-	_, _, _, err = ReadLabeled(writeFile(t, dir, "e.tsv", "sentence\tlabel\na\t1\nb\t0\t9\n"), corpus.Options{})
-	if err == nil || !strings.Contains(err.Error(), "line 3") {
-		t.Errorf("ragged row: %v", err)
-	}
-	_, _, _, err = ReadLabeled(writeFile(t, dir, "f.tsv", "sentence\tlabel\na\t1\n"), corpus.Options{LabelColumn: "y"})
-	if err == nil || !strings.Contains(err.Error(), `columns found: "sentence", "label"`) {
-		t.Errorf("missing column: %v", err)
-	}
-	_, _, _, err = ReadLabeled(writeFile(t, dir, "g.jsonl", ""), corpus.Options{})
-	if !errors.Is(err, corpus.ErrEmpty) {
-		t.Errorf("empty file: %v", err)
 	}
 }
 

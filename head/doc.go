@@ -7,12 +7,24 @@
 //
 // A Dataset is an embedding matrix (float32 rows, see Dataset) with class
 // indexes into label names. Labelled text comes from .csv, .tsv or .jsonl
-// through ReadLabeled (the caller embeds the texts), embeddings from an
-// .npy plus a labels file through ReadEmbeddings. LabelNames sorts
+// through ReadLabelled, the one reader of labelled data (files for the
+// CLI, uploads for the server), embeddings from an .npy plus a labels
+// file through ReadEmbeddings. LabelNames sorts
 // integer labels numerically and other labels as strings; give the
 // training names to NewDataset for validation and test data so an unseen
 // label is an error naming its row. StratifiedSplit makes a seeded
 // 80/10/10 (configurable) split that keeps class proportions.
+//
+// # The pipeline and its configuration
+//
+// TrainConfig is the one training configuration: the CLI's flags fill it,
+// and the server decodes a request's options into it with DecodeConfig
+// (JSON) or ConfigFromValues (query string, form fields), strictly
+// (unknown keys are errors) and onto the defaults, so an explicit 0 stays
+// 0; Validate is its one check. Pipeline runs labelled data through a
+// TextEncoder (the seam that cmd/ fills with the encoder), splits,
+// trains and evaluates; Trained.Save writes the head with its curves and
+// mistakes. `bertserve train` and the server's training jobs both run it.
 //
 // # Heads and training
 //
@@ -50,8 +62,11 @@
 // Save writes a directory holding head.safetensors (the tensors, named
 // as PyTorch would: out.weight [classes, in], hidden.0.weight, ...,
 // adapter.lora_A, adapter.lora_B) and head.json (Meta: labels, sizes,
-// encoder, training config, result, metrics, curves, diagnosis),
-// atomically. Load reads it back; Model.CheckEncoder refuses an encoder
+// encoder, training config, result, metrics, curves, diagnosis), plus
+// the files of SaveOptions (curves, errors, a tail graph), all into one
+// temporary directory swapped in at once (encoder/atomicfile): whatever
+// the kill point, the directory holds the old head or the new one, and
+// Load repairs an interrupted swap first. Load reads it back; Model.CheckEncoder refuses an encoder
 // with another digest or dimension unless forced (dimension-compatible
 // only). A loaded Model's PredictProba is safe for concurrent use.
 package head

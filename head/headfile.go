@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"github.com/bertserve/bertserve/encoder/atomicfile"
 	"github.com/bertserve/bertserve/models/safetensors"
 )
 
@@ -20,12 +22,25 @@ const (
 	MetaFile    = "head.json"
 )
 
-// Save writes m to dir as head.safetensors and head.json. Both files are
-// written into a temporary sibling directory that is then renamed into
-// place, so a reader sees the old head or the new one, never half of
-// one. An existing dir is replaced only when it is a head directory (or
-// empty).
-func Save(dir string, m *Model) error {
+// SaveOptions add files to a head directory. Save writes them into the
+// same temporary directory as the tensors and head.json, before the one
+// swap that puts the head in place, so they appear and disappear with it.
+type SaveOptions struct {
+	// Files maps plain file names (no directories) to their content:
+	// curves.json, curves.png, errors.jsonl, tail.onnx, ...
+	Files map[string][]byte
+	// Fill, when set, writes further files into the temporary directory
+	// (for content too large to hold in memory).
+	Fill func(tmp string) error
+}
+
+// Save writes m to dir: head.safetensors, head.json and the files of
+// opts, all into one temporary directory beside dir that then replaces
+// dir in one swap (encoder/atomicfile.ReplaceDir). Whatever the moment a
+// run is killed, dir holds the previous head or the new one, whole, and
+// the next Save or Load repairs and cleans up what the kill left. An
+// existing dir is replaced only when it is empty or a head directory.
+func Save(dir string, m *Model, opts ...SaveOptions) error {
 	meta, err := json.MarshalIndent(m.meta, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding head.json: %w", err)
@@ -41,56 +56,74 @@ func Save(dir string, m *Model) error {
 	if err := safetensors.Write(&st, tensors, map[string]string{"format": FormatName}); err != nil {
 		return fmt.Errorf("encoding head.safetensors: %w", err)
 	}
+	for _, o := range opts {
+		for name := range o.Files {
+			if err := checkExtraName(name); err != nil {
+				return err
+			}
+		}
+	}
 	dir = filepath.Clean(dir)
+	if err := atomicfile.RepairDir(dir); err != nil {
+		return err
+	}
 	if err := checkReplaceable(dir); err != nil {
 		return err
 	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", parent, err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	err = atomicfile.ReplaceDir(dir, func(tmp string) error {
+		files := []struct {
+			name string
+			data []byte
+		}{{TensorsFile, st.Bytes()}, {MetaFile, append(meta, '\n')}}
+		for _, o := range opts {
+			names := make([]string, 0, len(o.Files))
+			for n := range o.Files {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				files = append(files, struct {
+					name string
+					data []byte
+				}{n, o.Files[n]})
+			}
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(tmp, f.name), f.data, 0o644); err != nil {
+				return err
+			}
+		}
+		for _, o := range opts {
+			if o.Fill != nil {
+				if err := o.Fill(tmp); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("saving head: %w", err)
+		return fmt.Errorf("saving the head to %s: %w", dir, err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := writeSynced(filepath.Join(tmp, TensorsFile), st.Bytes()); err != nil {
-		return err
-	}
-	if err := writeSynced(filepath.Join(tmp, MetaFile), append(meta, '\n')); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	var old string
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("replacing %s: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return fmt.Errorf("saving head to %s: %w", dir, err)
-	}
-	done = true
-	if old != "" {
-		os.RemoveAll(old)
-	}
-	syncDir(parent)
 	return nil
 }
 
-// checkReplaceable refuses to replace a directory that holds anything
-// but a head.
+// checkExtraName accepts a plain file name that is not one of the head's
+// own files.
+func checkExtraName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || filepath.Base(name) != name {
+		return fmt.Errorf("head file name %q must be a plain file name", name)
+	}
+	if name == MetaFile || name == TensorsFile {
+		return fmt.Errorf("head file name %q is written by Save itself", name)
+	}
+	return nil
+}
+
+// checkReplaceable refuses to replace a directory that is not a head: it
+// must be empty or hold a head.json of ours, so a mistyped --out cannot
+// wipe a folder of the user's. (Files beside head.json are the head's:
+// curves, errors, a tail graph, or a temporary an old version left.)
 func checkReplaceable(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -102,41 +135,29 @@ func checkReplaceable(dir string) error {
 		}
 		return err
 	}
-	for _, e := range entries {
-		switch e.Name() {
-		case TensorsFile, MetaFile, "curves.png", "curves.json", "errors.jsonl", "metrics.json":
-		default:
-			return fmt.Errorf("%s exists and holds %q, so it is not a head directory; choose another output path", dir, e.Name())
-		}
+	if len(entries) == 0 {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	if err != nil {
+		return fmt.Errorf("%s exists and holds %d entries but no %s, so it is not a head directory; choose another output path", dir, len(entries), MetaFile)
+	}
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(b, &probe) != nil || probe.Format != FormatName {
+		return fmt.Errorf("%s holds a %s that is not a bertserve head, so it will not be replaced; choose another output path", dir, MetaFile)
 	}
 	return nil
 }
 
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
-
-// Load reads a head directory written by Save.
+// Load reads a head directory written by Save. It first repairs dir if a
+// Save was killed mid-swap (atomicfile.RepairDir), so it finds the old
+// head or the new one.
 func Load(dir string) (*Model, error) {
+	if err := atomicfile.RepairDir(filepath.Clean(dir)); err != nil {
+		return nil, err
+	}
 	meta, err := os.ReadFile(filepath.Join(dir, MetaFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

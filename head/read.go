@@ -7,26 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/bertserve/bertserve/encoder/corpus"
 	"github.com/bertserve/bertserve/encoder/npy"
 )
-
-// ReadLabeled reads the texts and raw labels of a labelled .csv, .tsv or
-// .jsonl file (see package encoder/corpus for column detection; set
-// opts.TextColumn and opts.LabelColumn to choose). The caller embeds the
-// texts and builds a Dataset with NewDataset.
-func ReadLabeled(path string, opts corpus.Options) (texts, labels []string, info corpus.Info, err error) {
-	opts.Labels = true
-	rows, info, err := corpus.ReadAll(path, opts)
-	if err != nil {
-		return nil, nil, info, err
-	}
-	texts, labels = make([]string, len(rows)), make([]string, len(rows))
-	for i, r := range rows {
-		texts[i], labels[i] = r.Text, r.Label
-	}
-	return texts, labels, info, nil
-}
 
 // ReadLabelsFile reads one label per line. Surrounding spaces and a
 // trailing CR are dropped, a final empty line is ignored, and any other

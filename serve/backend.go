@@ -3,6 +3,8 @@ package serve
 import (
 	"context"
 	"time"
+
+	"github.com/bertserve/bertserve/head"
 )
 
 // Embedder is the encoder as the server sees it. *encoder.Encoder satisfies
@@ -121,31 +123,9 @@ type HeadStore interface {
 	Delete(name string) error
 }
 
-// TrainFunc trains a head on embedded, labelled examples. It must return
-// promptly with ctx.Err() once ctx is cancelled, and call progress after
-// every epoch. The CLI wires head.Train into it.
-type TrainFunc func(ctx context.Context, data TrainData, opts TrainOptions, progress func(EpochStats)) (Head, error)
-
-// TrainData is a labelled embedding matrix.
-type TrainData struct {
-	// Vectors are the embeddings, normalised already when opts.Normalize.
-	Vectors [][]float32
-	// Labels[i] is the label of Vectors[i].
-	Labels []string
-	// Model is the encoder the vectors came from, for the head's metadata.
-	Model ModelInfo
-}
-
-// EpochStats is reported by a TrainFunc after each epoch. NaN means "not
-// measured".
-type EpochStats struct {
-	// Step is "epoch", or "iteration" for full-batch optimizers (L-BFGS).
-	Step      string  `json:"step,omitempty"`
-	Epoch     int     `json:"epoch"`
-	Epochs    int     `json:"epochs"`
-	TrainLoss float64 `json:"train_loss"`
-	ValLoss   float64 `json:"val_loss"`
-	ValMetric float64 `json:"val_metric"`
-	// Metric names ValMetric (default accuracy).
-	Metric string `json:"metric,omitempty"`
-}
+// TrainFunc runs a training job: the labelled examples of an upload
+// through the one training pipeline (head.Pipeline) with cfg, embedding
+// them with the server's encoder. It must return promptly with ctx.Err()
+// once ctx is cancelled, and report progress (embedding, epochs) through
+// progress. The CLI wires head.Pipeline into it.
+type TrainFunc func(ctx context.Context, data *head.Labelled, cfg head.TrainConfig, progress func(head.Event)) (Head, error)

@@ -42,7 +42,6 @@ func TestPageInChromium(t *testing.T) {
 		c.AdminToken = "browser-admin-token"
 		c.Store = newMemStore()
 		c.Train = trainer.train
-		c.EmbedChunk = 2
 	})
 	labels := []string{"business", "science", "sports", "world"}
 	s.Heads().Put("topic", newFakeHead(labels...))

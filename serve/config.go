@@ -69,9 +69,6 @@ type Config struct {
 	MaxJobs, MaxPendingJobs int
 	// JobRetention is how many finished jobs stay visible (default 100).
 	JobRetention int
-	// EmbedChunk is the number of texts a training job embeds per encoder
-	// call (default 256).
-	EmbedChunk int
 }
 
 func (c Config) withDefaults() Config {
@@ -89,7 +86,6 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxJobs, 1)
 	def(&c.MaxPendingJobs, 4)
 	def(&c.JobRetention, 100)
-	def(&c.EmbedChunk, 256)
 	if c.MaxWait == 0 {
 		c.MaxWait = 2 * time.Millisecond
 	}

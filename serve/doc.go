@@ -57,10 +57,15 @@
 // atomically: a request takes one snapshot, so a head replaced by a
 // finished training job never mixes old and new labels within one
 // response, and requests in flight finish with the head they started
-// with. Training jobs embed their texts in chunks, call the TrainFunc,
-// save the head through the HeadStore (written to a temporary directory
-// and renamed into place) and only then swap it in. Cancelling a job, or
-// shutting the server down, saves nothing.
+// with. A training request's data are read by head's one reader of
+// labelled data (head.ReadLabelled, as `bertserve train` reads files) and
+// its options (query string, form fields, or the keys beside "examples"
+// in a JSON body) by head's one strict decoder onto the defaults
+// (head.DecodeConfig: unknown keys are a 400, an explicit 0 stays 0).
+// The job calls the TrainFunc (head.Pipeline: embed, split, train,
+// evaluate), saves the head through the HeadStore (the whole head in one
+// temporary directory, swapped into place) and only then swaps it in.
+// Cancelling a job, or shutting the server down, saves nothing.
 //
 // # Security
 //

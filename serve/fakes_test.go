@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/bertserve/bertserve/head"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -262,25 +263,28 @@ func (m *memStore) has(name string) bool {
 }
 
 // fakeTrainer returns a fakeHead over the data's labels after reporting
-// `epochs` epochs; gate, when set, is waited on before each epoch so tests
-// can hold a job in "training".
+// an embedding step and `epochs` epochs (the config's epochs when the
+// request set them); gate, when set, is waited on before each epoch so
+// tests can hold a job in "training".
 type fakeTrainer struct {
 	epochs int
 	gate   chan struct{}
 	mu     sync.Mutex
-	got    []TrainData
-	opts   []TrainOptions
+	got    []*head.Labelled
+	cfgs   []head.TrainConfig
 }
 
-func (ft *fakeTrainer) train(ctx context.Context, data TrainData, opts TrainOptions, progress func(EpochStats)) (Head, error) {
+func (ft *fakeTrainer) train(ctx context.Context, data *head.Labelled, cfg head.TrainConfig, progress func(head.Event)) (Head, error) {
 	ft.mu.Lock()
 	ft.got = append(ft.got, data)
-	ft.opts = append(ft.opts, opts)
+	ft.cfgs = append(ft.cfgs, cfg)
 	ft.mu.Unlock()
 	epochs := ft.epochs
-	if opts.Epochs > 0 {
-		epochs = opts.Epochs
+	if cfg.Epochs != head.Default().Epochs {
+		epochs = cfg.Epochs
 	}
+	progress(head.Event{Stage: head.StageEmbedding, Done: data.Len(), Total: data.Len()})
+	progress(head.Event{Stage: head.StageSplit, TrainRows: data.Len()})
 	for e := 1; e <= epochs; e++ {
 		if ft.gate != nil {
 			select {
@@ -292,7 +296,8 @@ func (ft *fakeTrainer) train(ctx context.Context, data TrainData, opts TrainOpti
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		progress(EpochStats{Epoch: e, Epochs: epochs, TrainLoss: 1 / float64(e), ValLoss: 1.1 / float64(e), ValMetric: math.NaN()})
+		progress(head.Event{Stage: head.StageTraining, Epoch: &head.EpochStats{Step: "epoch", Epoch: e, Epochs: epochs,
+			TrainLoss: 1 / float64(e), ValLoss: 1.1 / float64(e), HasVal: true, ValMetric: math.NaN(), Metric: "accuracy"}})
 	}
 	var labels []string
 	for _, l := range data.Labels {
@@ -302,8 +307,8 @@ func (ft *fakeTrainer) train(ctx context.Context, data TrainData, opts TrainOpti
 	}
 	slices.Sort(labels)
 	h := newFakeHead(labels...)
-	h.dim = len(data.Vectors[0])
-	h.normalize = opts.Normalize
+	h.dim = newFakeEmbedder().Info().Dim
+	h.normalize = cfg.Normalize
 	return h, nil
 }
 

@@ -5,12 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/bertserve/bertserve/encoder/atomicfile"
 )
 
 // DirStoreConfig configures NewDirStore.
@@ -19,14 +20,17 @@ type DirStoreConfig struct {
 	Dir string
 	// Load reads the head stored in dir (head.Load behind an adapter).
 	Load func(dir string) (Head, error)
-	// Save writes h into the empty directory dir (head.Save).
+	// Save writes h as dir, replacing a previous head there atomically
+	// (head.Save, which swaps a whole temporary directory in and repairs
+	// what a crash mid-swap leaves).
 	Save func(dir string, h Head) error
 }
 
-// DirStore keeps each head in Dir/<name>/. A head is written into a hidden
-// temporary directory first and renamed into place, so a crash never
-// leaves a half-written head under its name; a crash between the two
-// renames of a replacement is repaired by NewDirStore.
+// DirStore keeps each head in Dir/<name>/. Saving goes through
+// Config.Save (head.Save: the whole head in a temporary directory, then
+// one swap), so a crash never leaves a half-written head under its name;
+// NewDirStore repairs and cleans up what killed writers left
+// (encoder/atomicfile).
 type DirStore struct {
 	cfg DirStoreConfig
 	mu  sync.Mutex
@@ -50,33 +54,43 @@ func NewDirStore(cfg DirStoreConfig) (*DirStore, error) {
 	return s, nil
 }
 
-// repair restores a head whose replacement was interrupted after the old
-// copy was moved aside, and removes leftover temporary directories.
+// repair finishes interrupted replacements and removes stale
+// temporaries: for every hidden .NAME.* entry of ours, atomicfile's
+// RepairDir puts back the old head if a kill left NAME missing, and
+// removes the leftovers of dead writers (never a live writer's).
 func (s *DirStore) repair() error {
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("reading the heads directory: %w", err)
 	}
+	seen := map[string]bool{}
+	var legacy []string
 	for _, e := range entries {
 		n := e.Name()
-		if !e.IsDir() || !strings.HasPrefix(n, ".") {
+		if !strings.HasPrefix(n, ".") {
 			continue
 		}
-		full := filepath.Join(s.cfg.Dir, n)
-		if name, _, ok := strings.Cut(n[1:], ".old-"); ok && ValidateHeadName(name) == nil {
-			if _, err := os.Stat(filepath.Join(s.cfg.Dir, name)); errors.Is(err, fs.ErrNotExist) {
-				if err := os.Rename(full, filepath.Join(s.cfg.Dir, name)); err != nil {
-					return fmt.Errorf("restoring head %q from %s: %w", name, full, err)
-				}
+		for _, infix := range []string{".new-", ".deleted-"} { // what versions before atomicfile left
+			if name, _, ok := strings.Cut(n[1:], infix); ok && ValidateHeadName(name) == nil {
+				legacy = append(legacy, filepath.Join(s.cfg.Dir, n))
+			}
+		}
+		for _, infix := range []string{".tmp-", ".old-", ".new-", ".deleted-"} {
+			name, _, ok := strings.Cut(n[1:], infix)
+			if !ok || ValidateHeadName(name) != nil || seen[name] {
 				continue
 			}
-			os.RemoveAll(full)
-			continue
-		}
-		if strings.Contains(n, ".new-") || strings.Contains(n, ".deleted-") {
-			os.RemoveAll(full)
+			seen[name] = true
+			if err := atomicfile.RepairDir(filepath.Join(s.cfg.Dir, name)); err != nil {
+				return fmt.Errorf("repairing head %q: %w", name, err)
+			}
 		}
 	}
+	atomicfile.WhenIdle(s.cfg.Dir, func() {
+		for _, p := range legacy {
+			os.RemoveAll(p)
+		}
+	})
 	return nil
 }
 
@@ -118,33 +132,8 @@ func (s *DirStore) Save(name string, h Head) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tmp, err := os.MkdirTemp(s.cfg.Dir, "."+name+".new-")
-	if err != nil {
+	if err := s.cfg.Save(filepath.Join(s.cfg.Dir, name), h); err != nil {
 		return fmt.Errorf("saving head %q: %w", name, err)
-	}
-	if err := s.cfg.Save(tmp, h); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("saving head %q: %w", name, err)
-	}
-	final := filepath.Join(s.cfg.Dir, name)
-	var old string
-	if _, err := os.Stat(final); err == nil {
-		old = filepath.Join(s.cfg.Dir, "."+name+".old-"+randomHex(6))
-		if err := os.Rename(final, old); err != nil {
-			os.RemoveAll(tmp)
-			return fmt.Errorf("saving head %q: moving the previous version aside: %w", name, err)
-		}
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		if old != "" {
-			os.Rename(old, final)
-		}
-		os.RemoveAll(tmp)
-		return fmt.Errorf("saving head %q: %w", name, err)
-	}
-	syncDir(s.cfg.Dir)
-	if old != "" {
-		os.RemoveAll(old)
 	}
 	return nil
 }
@@ -157,7 +146,9 @@ func (s *DirStore) Delete(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	final := filepath.Join(s.cfg.Dir, name)
-	gone := filepath.Join(s.cfg.Dir, "."+name+".deleted-"+randomHex(6))
+	// A name of atomicfile's, so a kill before the removal leaves
+	// something the next repair cleans up.
+	gone := filepath.Join(s.cfg.Dir, atomicfile.TempPrefix(name)+"deleted-"+randomHex(6))
 	if err := os.Rename(final, gone); err != nil {
 		return fmt.Errorf("deleting head %q: %w", name, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bertserve/bertserve/encoder/atomicfile"
 )
 
 // jsonHead saves a fakeHead's labels as labels.json.
@@ -33,7 +35,9 @@ func jsonStore(t *testing.T, dir string) *DirStore {
 				return errors.New("cannot save")
 			}
 			data, _ := json.Marshal(h.Labels())
-			return os.WriteFile(filepath.Join(dir, "labels.json"), data, 0o644)
+			return atomicfile.ReplaceDir(dir, func(tmp string) error { // as head.Save does
+				return os.WriteFile(filepath.Join(tmp, "labels.json"), data, 0o644)
+			})
 		},
 	})
 	if err != nil {

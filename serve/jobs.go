@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/bertserve/bertserve/head"
 )
 
 // JobState is where a training job is.
@@ -43,14 +46,16 @@ type JobView struct {
 	Epochs     int                `json:"epochs"`
 	Curves     Curves             `json:"curves"`
 	Metrics    map[string]float64 `json:"metrics,omitempty"`
-	Options    TrainOptions       `json:"options"`
-	Error      string             `json:"error,omitempty"`
+	// Options is the whole training configuration the job runs with:
+	// the request's options over the defaults.
+	Options head.TrainConfig `json:"options"`
+	Error   string           `json:"error,omitempty"`
 }
 
 type job struct {
 	id, head string
-	opts     TrainOptions
-	set      *TrainSet
+	cfg      head.TrainConfig
+	set      *head.Labelled
 	ctx      context.Context
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -101,7 +106,7 @@ func newJobManager(s *Server) *jobManager {
 var errJobsClosed = errors.New("the server is shutting down")
 
 // submit starts a job that trains head name on set.
-func (m *jobManager) submit(name string, set *TrainSet, opts TrainOptions) (*job, error) {
+func (m *jobManager) submit(name string, set *head.Labelled, cfg head.TrainConfig) (*job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -121,9 +126,9 @@ func (m *jobManager) submit(name string, set *TrainSet, opts TrainOptions) (*job
 	}
 	classes, _ := set.Classes()
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{id: "job-" + randomHex(8), head: name, opts: opts, set: set, ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	j.view = JobView{ID: j.id, Head: name, State: JobQueued, CreatedAt: time.Now().UTC(), Examples: len(set.Texts),
-		Labels: classes, Step: "epoch", Epochs: opts.Epochs, Options: opts, Curves: emptyCurves()}
+	j := &job{id: "job-" + randomHex(8), head: name, cfg: cfg, set: set, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	j.view = JobView{ID: j.id, Head: name, State: JobQueued, CreatedAt: time.Now().UTC(), Examples: set.Len(),
+		Labels: classes, Step: "epoch", Epochs: cfg.Epochs, Options: cfg, Curves: emptyCurves()}
 	m.jobs[j.id] = j
 	m.order = append(m.order, j.id)
 	m.wg.Add(1)
@@ -235,7 +240,7 @@ func (m *jobManager) run(j *job) {
 		return
 	}
 	j.update(func(v *JobView) { v.State = JobEmbedding; v.StartedAt = time.Now().UTC() })
-	log.Info("training job started", "examples", len(j.set.Texts))
+	log.Info("training job started", "examples", j.set.Len())
 	metrics, err := m.train(j)
 	m.finish(j, log, metrics, err)
 }
@@ -265,61 +270,51 @@ func (m *jobManager) finish(j *job, log *slog.Logger, metrics map[string]float64
 	}
 }
 
-// train embeds the examples in chunks, trains, saves and swaps the head in.
+// train runs the job through the trainer (the head pipeline: embed,
+// split, train, evaluate), then checks, saves and swaps the head in.
 func (m *jobManager) train(j *job) (map[string]float64, error) {
-	mb, err := m.s.model()
-	if err != nil {
+	if _, err := m.s.model(); err != nil {
 		return nil, errors.New("the model is not loaded yet")
 	}
-	texts := j.set.Texts
-	chunk := m.s.cfg.EmbedChunk
-	vectors := make([][]float32, 0, len(texts))
-	for start := 0; start < len(texts); start += chunk {
-		if err := j.ctx.Err(); err != nil {
-			return nil, err
-		}
-		end := min(start+chunk, len(texts))
-		res, err := mb.e.Embed(j.ctx, texts[start:end])
-		if err != nil {
-			return nil, fmt.Errorf("embedding examples %d-%d: %w", start, end-1, err)
-		}
-		if len(res.Vectors) != end-start {
-			return nil, fmt.Errorf("the encoder returned %d vectors for %d texts", len(res.Vectors), end-start)
-		}
-		vectors = append(vectors, res.Vectors...)
-		j.update(func(v *JobView) { v.Embedded = end })
-	}
-	opts := j.opts
-	if mb.info.Normalized {
-		opts.Normalize = true // the vectors are unit-length whatever was asked
-	} else if opts.Normalize {
-		vectors = l2normalized(vectors)
-	}
-	labels := j.set.Labels
-	j.set = nil // the texts are no longer needed
-
-	j.update(func(v *JobView) { v.State = JobTraining })
-	progress := func(st EpochStats) {
+	set := j.set
+	j.set = nil // the trainer holds the texts as long as it needs them
+	progress := func(e head.Event) {
 		j.update(func(v *JobView) {
-			if st.Step != "" {
-				v.Step = st.Step
-				v.Curves.Step = st.Step
+			switch e.Stage {
+			case head.StageEmbedding:
+				v.State, v.Embedded = JobEmbedding, e.Done
+			case head.StageSplit:
+				v.State = JobTraining
+			case head.StageTraining:
+				st := e.Epoch
+				v.State = JobTraining
+				if st.Step != "" {
+					v.Step = st.Step
+					v.Curves.Step = st.Step
+				}
+				if st.Metric != "" {
+					v.Curves.Metric = st.Metric
+				}
+				v.Epoch = st.Epoch
+				if st.Epochs > 0 {
+					v.Epochs = st.Epochs
+				}
+				vl, vm := math.NaN(), math.NaN()
+				if st.HasVal {
+					vl, vm = st.ValLoss, st.ValMetric
+				}
+				v.Curves.Epoch = append(v.Curves.Epoch, st.Epoch)
+				v.Curves.TrainLoss = append(v.Curves.TrainLoss, JSONFloat(st.TrainLoss))
+				v.Curves.ValLoss = append(v.Curves.ValLoss, JSONFloat(vl))
+				v.Curves.ValMetric = append(v.Curves.ValMetric, JSONFloat(vm))
 			}
-			if st.Metric != "" {
-				v.Curves.Metric = st.Metric
-			}
-			v.Epoch = st.Epoch
-			if st.Epochs > 0 {
-				v.Epochs = st.Epochs
-			}
-			v.Curves.Epoch = append(v.Curves.Epoch, st.Epoch)
-			v.Curves.TrainLoss = append(v.Curves.TrainLoss, JSONFloat(st.TrainLoss))
-			v.Curves.ValLoss = append(v.Curves.ValLoss, JSONFloat(st.ValLoss))
-			v.Curves.ValMetric = append(v.Curves.ValMetric, JSONFloat(st.ValMetric))
 		})
 	}
-	h, err := m.s.cfg.Train(j.ctx, TrainData{Vectors: vectors, Labels: labels, Model: mb.info}, opts, progress)
+	h, err := m.s.cfg.Train(j.ctx, set, j.cfg, progress)
 	if err != nil {
+		if j.ctx.Err() != nil {
+			return nil, j.ctx.Err()
+		}
 		return nil, fmt.Errorf("training: %w", err)
 	}
 	if err := j.ctx.Err(); err != nil {

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/bertserve/bertserve/head"
 )
 
 const adminTok = "admin-token-1"
@@ -20,7 +22,6 @@ func trainServer(t *testing.T, trainer *fakeTrainer, store *memStore, mod func(*
 		c.Store = store
 		c.Train = trainer.train
 		c.AdminToken = adminTok
-		c.EmbedChunk = 3
 		if mod != nil {
 			mod(c)
 		}
@@ -78,12 +79,12 @@ func TestTrainingJobLifecycle(t *testing.T) {
 	if strings.Join(v.Labels, ",") != "pos,neg" {
 		t.Errorf("labels %v", v.Labels)
 	}
-	// The trainer got every example, embedded and normalised, with its options.
+	// The trainer got every example with the options over the defaults.
 	got := trainer.got[0]
-	if len(got.Vectors) != 7 || got.Labels[1] != "neg" || math.Abs(norm(got.Vectors[0])-1) > 1e-5 || got.Model.Name != "fake-encoder" {
-		t.Errorf("trainer data: %d vectors, labels %v", len(got.Vectors), got.Labels)
+	if got.Len() != 7 || got.Labels[1] != "neg" || got.Texts[0] != "great movie" {
+		t.Errorf("trainer data: %d rows, labels %v", got.Len(), got.Labels)
 	}
-	if o := trainer.opts[0]; o.Epochs != 4 || !o.Normalize || o.ValFraction != 0.2 {
+	if o := trainer.cfgs[0]; o.Epochs != 4 || !o.Normalize || o.ValFraction != 0.2 || o.Patience != head.Default().Patience {
 		t.Errorf("trainer options %+v", o)
 	}
 	// Saved, swapped in, and serving.

@@ -4,28 +4,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/bertserve/bertserve/encoder/corpus"
+	"github.com/bertserve/bertserve/head"
 	"github.com/labstack/echo/v4"
 )
 
-// TrainJSONRequest is the application/json body of POST
-// /v1/heads/{name}/train: examples inline, options beside them.
-type TrainJSONRequest struct {
-	Examples []TrainExample `json:"examples"`
-	TrainOptions
-}
-
-// TrainExample is one labelled text.
-type TrainExample struct {
-	Text  string          `json:"text"`
-	Label json.RawMessage `json:"label"`
-}
+// The application/json body of POST /v1/heads/{name}/train holds the
+// examples inline beside the training options (the keys of
+// head.TrainConfig, decoded strictly by head.DecodeConfig):
+//
+//	{"examples": [{"text": "...", "label": "..."}, ...], "epochs": 30, "patience": 0}
+const examplesKey = "examples"
 
 // TrainAccepted is the 202 answer of a training request.
 type TrainAccepted struct {
@@ -52,14 +47,14 @@ func (s *Server) handleTrain(c echo.Context) error {
 	if _, err := s.model(); err != nil {
 		return err
 	}
-	set, opts, err := s.readTrainRequest(c)
+	set, cfg, err := s.readTrainRequest(c)
 	if err != nil {
 		return err
 	}
 	if err := set.Check(minPerClass); err != nil {
 		return unprocessable("%v", err)
 	}
-	j, err := s.jobs.submit(name, set, opts)
+	j, err := s.jobs.submit(name, set, cfg)
 	if err != nil {
 		if errors.Is(err, errJobsClosed) {
 			return newError(http.StatusServiceUnavailable, ErrBackend, "the server is shutting down")
@@ -68,39 +63,42 @@ func (s *Server) handleTrain(c echo.Context) error {
 	}
 	url := "/v1/jobs/" + j.id
 	c.Response().Header().Set(echo.HeaderLocation, url)
-	s.log.Info("training job queued", "job", j.id, "head", name, "examples", len(set.Texts))
+	s.log.Info("training job queued", "job", j.id, "head", name, "examples", set.Len())
 	return c.JSON(http.StatusAccepted, TrainAccepted{ID: j.id, Head: name, State: JobQueued, URL: url})
 }
 
-func (s *Server) readTrainRequest(c echo.Context) (*TrainSet, TrainOptions, error) {
-	var none TrainOptions
+// readTrainRequest reads the labelled data and the training options of
+// a request: options from the query string (and the fields of a
+// multipart form, or the keys of a JSON body beside "examples") through
+// head's one decoder onto the defaults; data through head's one reader.
+func (s *Server) readTrainRequest(c echo.Context) (*head.Labelled, head.TrainConfig, error) {
+	none := head.TrainConfig{}
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
 		return nil, none, unsupportedMedia("missing or bad Content-Type %q: send text/csv, text/tab-separated-values, application/x-ndjson, application/json or multipart/form-data", ct)
 	}
-	if mt == echo.MIMEMultipartForm {
-		return s.readMultipartTrain(c)
-	}
-	format := ""
-	switch mt {
-	case "text/csv":
-		format = FormatCSV
-	case "text/tab-separated-values":
-		format = FormatTSV
-	case "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
-		format = FormatJSONL
-	case "text/plain":
-	case echo.MIMEApplicationJSON:
-		return s.readJSONTrain(c)
-	default:
-		return nil, none, unsupportedMedia("unsupported Content-Type %q for training data: send text/csv, text/tab-separated-values, application/x-ndjson, application/json or multipart/form-data", ct)
-	}
 	values := map[string]string{}
 	for k, v := range c.QueryParams() {
 		values[k] = v[len(v)-1]
 	}
-	opts, err := parseTrainOptions(values)
+	format := corpus.FormatAuto
+	switch mt {
+	case echo.MIMEMultipartForm:
+		return s.readMultipartTrain(c, values)
+	case echo.MIMEApplicationJSON:
+		return s.readJSONTrain(c, values)
+	case "text/csv":
+		format = corpus.FormatCSV
+	case "text/tab-separated-values":
+		format = corpus.FormatTSV
+	case "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
+		format = corpus.FormatJSONL
+	case "text/plain":
+	default:
+		return nil, none, unsupportedMedia("unsupported Content-Type %q for training data: send text/csv, text/tab-separated-values, application/x-ndjson, application/json or multipart/form-data", ct)
+	}
+	cfg, err := head.ConfigFromValues(values, head.Default())
 	if err != nil {
 		return nil, none, badRequest("%v", err)
 	}
@@ -108,8 +106,8 @@ func (s *Server) readTrainRequest(c echo.Context) (*TrainSet, TrainOptions, erro
 	if err != nil {
 		return nil, none, err
 	}
-	set, err := s.parseUpload(data, format, opts)
-	return set, opts, err
+	set, err := s.parseUpload(data, format, cfg, nil)
+	return set, cfg, err
 }
 
 func (s *Server) readUpload(c echo.Context) ([]byte, error) {
@@ -121,10 +119,14 @@ func (s *Server) readUpload(c echo.Context) ([]byte, error) {
 	return data, err
 }
 
-func (s *Server) parseUpload(data []byte, format string, opts TrainOptions) (*TrainSet, error) {
-	set, err := ParseTrainSet(data, format, opts.TextCol, opts.LabelCol, s.cfg.MaxTrainExamples)
+// parseUpload reads labelled data with head.ReadLabelled, the reader the
+// CLI uses for files.
+func (s *Server) parseUpload(data []byte, format corpus.Format, cfg head.TrainConfig, rowName func(int) string) (*head.Labelled, error) {
+	opts := cfg.ReadOptions()
+	opts.MaxRows, opts.RowName = s.cfg.MaxTrainExamples, rowName
+	set, err := head.ReadLabelled(bytes.NewReader(data), "the upload", format, opts)
 	switch {
-	case errors.Is(err, ErrTooManyExamples):
+	case errors.Is(err, head.ErrTooManyRows):
 		return nil, tooLarge("%v", err)
 	case err != nil:
 		return nil, badRequest("training data: %v", err)
@@ -132,17 +134,16 @@ func (s *Server) parseUpload(data []byte, format string, opts TrainOptions) (*Tr
 	return set, nil
 }
 
-func (s *Server) readMultipartTrain(c echo.Context) (*TrainSet, TrainOptions, error) {
-	var none TrainOptions
+func (s *Server) readMultipartTrain(c echo.Context, values map[string]string) (*head.Labelled, head.TrainConfig, error) {
+	none := head.TrainConfig{}
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.UploadLimit)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, none, badRequest("reading the multipart upload: %v", err)
 	}
-	values := map[string]string{}
 	var data []byte
-	format := ""
+	format := corpus.FormatAuto
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -165,12 +166,12 @@ func (s *Server) readMultipartTrain(c echo.Context) (*TrainSet, TrainOptions, er
 	if data == nil {
 		return nil, none, badRequest("the multipart upload has no \"file\" field; attach the CSV as file=@train.csv")
 	}
-	opts, err := parseTrainOptions(values)
+	cfg, err := head.ConfigFromValues(values, head.Default())
 	if err != nil {
 		return nil, none, badRequest("%v", err)
 	}
-	set, err := s.parseUpload(data, format, opts)
-	return set, opts, err
+	set, err := s.parseUpload(data, format, cfg, nil)
+	return set, cfg, err
 }
 
 func multipartError(err error, limit int64) error {
@@ -181,59 +182,64 @@ func multipartError(err error, limit int64) error {
 	return badRequest("reading the multipart upload: %v", err)
 }
 
-func formatFromFile(name, contentType string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv":
-		return FormatCSV
-	case ".tsv", ".tab":
-		return FormatTSV
-	case ".jsonl", ".ndjson":
-		return FormatJSONL
+func formatFromFile(name, contentType string) corpus.Format {
+	if f, err := corpus.FormatOf(name); err == nil && f != corpus.FormatText {
+		return f
 	}
 	switch mt, _, _ := mime.ParseMediaType(contentType); mt {
 	case "text/csv":
-		return FormatCSV
+		return corpus.FormatCSV
 	case "text/tab-separated-values":
-		return FormatTSV
+		return corpus.FormatTSV
 	case "application/x-ndjson", "application/jsonl":
-		return FormatJSONL
+		return corpus.FormatJSONL
 	}
-	return "" // sniff
+	return corpus.FormatAuto // sniff
 }
 
-func (s *Server) readJSONTrain(c echo.Context) (*TrainSet, TrainOptions, error) {
-	var none TrainOptions
+// readJSONTrain reads {"examples": [...], option: value, ...}. The
+// examples go through the one reader as JSON Lines, one object per line,
+// so their labels follow the same rules as an uploaded .jsonl file.
+func (s *Server) readJSONTrain(c echo.Context, values map[string]string) (*head.Labelled, head.TrainConfig, error) {
+	none := head.TrainConfig{}
 	data, err := s.readUpload(c)
 	if err != nil {
 		return nil, none, err
 	}
-	var req TrainJSONRequest
-	if err := unmarshalBody(data, &req); err != nil {
+	var body map[string]json.RawMessage
+	if err := unmarshalBody(data, &body); err != nil {
 		return nil, none, err
 	}
-	if err := req.TrainOptions.validate(); err != nil {
+	raw, ok := body[examplesKey]
+	delete(body, examplesKey)
+	base, err := head.ConfigFromValues(values, head.Default())
+	if err != nil {
 		return nil, none, badRequest("%v", err)
 	}
-	if len(req.Examples) > s.cfg.MaxTrainExamples {
-		return nil, none, tooLarge("%d examples is more than the %d allowed", len(req.Examples), s.cfg.MaxTrainExamples)
+	cfg, err := head.DecodeConfigFields(body, base)
+	if err != nil {
+		return nil, none, badRequest("%v", err)
 	}
-	if len(req.Examples) == 0 {
-		return nil, none, badRequest("\"examples\" is empty; send [{\"text\": ..., \"label\": ...}, ...]")
+	var examples []json.RawMessage
+	if err := json.Unmarshal(raw, &examples); ok && err != nil {
+		return nil, none, badRequest("field %q must be a list of {\"text\": ..., \"label\": ...} objects, got %s", examplesKey, kindOf(raw))
 	}
-	set := &TrainSet{}
-	for i, ex := range req.Examples {
-		if len(bytes.TrimSpace(ex.Label)) == 0 {
-			return nil, none, badRequest("examples[%d] has no label", i)
-		}
-		label, err := jsonLabel(ex.Label)
-		if err != nil {
-			return nil, none, badRequest("examples[%d].label: %v", i, err)
-		}
-		if err := set.add(ex.Text, label, i+1, 0); err != nil {
-			return nil, none, badRequest("examples[%d]: %v", i, err)
-		}
+	if len(examples) > s.cfg.MaxTrainExamples {
+		return nil, none, tooLarge("%d examples is more than the %d allowed", len(examples), s.cfg.MaxTrainExamples)
 	}
-	return set, req.TrainOptions, nil
+	if len(examples) == 0 {
+		return nil, none, badRequest("\"examples\" is missing or empty; send [{\"text\": ..., \"label\": ...}, ...]")
+	}
+	var lines bytes.Buffer
+	for i, ex := range examples {
+		if kindOf(ex) != "an object" {
+			return nil, none, badRequest("examples[%d] must be an object {\"text\": ..., \"label\": ...}, got %s", i, kindOf(ex))
+		}
+		lines.Write(bytes.TrimSpace(ex)) // compact already: a JSON object has no raw newline
+		lines.WriteByte('\n')
+	}
+	set, err := s.parseUpload(lines.Bytes(), corpus.FormatJSONL, cfg, func(line int) string { return fmt.Sprintf("examples[%d]", line-1) })
+	return set, cfg, err
 }
 
 // JobList is the answer of GET /v1/jobs, newest first.

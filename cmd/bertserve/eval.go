@@ -20,11 +20,11 @@ func cmdEval(args []string) error {
 	var ef encoderFlags
 	ef.register(fs)
 	var df dataFlags
-	registerDataFlags(fs, &df)
+	cfg := head.Default()
+	registerDataFlags(fs, &df, &cfg)
 	headDir := fs.String("head", "", "head directory written by `bertserve train`")
 	force := fs.Bool("force", false, "allow an encoder other than the one the head was trained on, if its dimension matches")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
-	fs.StringVar(&df.labelNames, "label-names", "", "rename raw labels, e.g. 0=negative,1=positive")
 	nErrors := fs.Int("errors", 0, "also list the N most confident mistakes")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -36,10 +36,6 @@ func cmdEval(args []string) error {
 		return err
 	}
 	m, err := head.Load(*headDir)
-	if err != nil {
-		return err
-	}
-	names, err := labelMap(df.labelNames)
 	if err != nil {
 		return err
 	}
@@ -62,7 +58,7 @@ func cmdEval(args []string) error {
 			return err
 		}
 		applyHeadEncoderDefaults(&ef, fs, meta.Encoder, *force)
-		sp, err := df.readSplit("eval", df.data, names)
+		l, err := readLabelled("eval", df.data, cfg.ReadOptions())
 		if err != nil {
 			return err
 		}
@@ -74,6 +70,11 @@ func cmdEval(args []string) error {
 		if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
 			return err
 		}
+		te, closeCache, err := df.textEncoder(enc, ef.model)
+		if err != nil {
+			return err
+		}
+		defer closeCache()
 		if m.HasTail() {
 			// The head's own tail on the bottom's hidden states.
 			he, err := newHeadEmbedder(enc, ef.model, *headDir, m)
@@ -81,20 +82,20 @@ func cmdEval(args []string) error {
 				return err
 			}
 			defer he.Close()
-			x, err := he.Embed(context.Background(), sp.texts)
-			if err != nil {
-				return err
+			te.Embed = func(ctx context.Context, texts []string) (head.Embedded, error) {
+				x, err := he.Embed(ctx, texts)
+				return head.Embedded{Vectors: x}, err
 			}
-			if ds, err = head.NewDataset(x, sp.labels, m.Labels()); err != nil {
-				return fmt.Errorf("eval data: %w", err)
-			}
-			ds.Texts = sp.texts
-		} else {
-			if err := embedSplits(context.Background(), enc, &df, []*split{sp}, m.Labels()); err != nil {
-				return err
-			}
-			ds = sp.ds
 		}
+		// The vectors are normalised as the head was trained (the encoder
+		// opened with the head's normalize flag does it already).
+		normalize := meta.Encoder.Normalize && !enc.Info().Normalize
+		sets, err := head.EmbedLabelled(context.Background(), te, []*head.Labelled{l}, m.Labels(), normalize,
+			embedProgress(enc.Info().MaxLength, df.noCache))
+		if err != nil {
+			return err
+		}
+		ds = sets[0]
 	}
 	mt, err := head.Evaluate(m, ds)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -174,7 +175,7 @@ func cmdServe(args []string) error {
 		var err error
 		enc, err = ef.open()
 		if err == nil {
-			err = startServing(srv, enc, &backend, log, sf)
+			err = startServing(srv, enc, ef.model, &backend, log, sf)
 		}
 		loaded <- err
 	}()
@@ -228,8 +229,8 @@ func orNegative(d time.Duration) time.Duration {
 	return d
 }
 
-func startServing(srv *serve.Server, enc *encoder.Encoder, backend *atomic.Pointer[encoderBackend], log *slog.Logger, sf serveFlags) error {
-	be := newEncoderBackend(enc)
+func startServing(srv *serve.Server, enc *encoder.Encoder, modelDir string, backend *atomic.Pointer[encoderBackend], log *slog.Logger, sf serveFlags) error {
+	be := newEncoderBackend(enc, modelDir)
 	backend.Store(be)
 	if err := srv.SetEmbedder(be); err != nil {
 		return err
@@ -253,20 +254,21 @@ func startServing(srv *serve.Server, enc *encoder.Encoder, backend *atomic.Point
 
 // encoderBackend adapts *encoder.Encoder to serve.Embedder.
 type encoderBackend struct {
-	enc     *encoder.Encoder
-	tok     encoder.Tokenizer
-	special map[int64]bool
-	info    serve.ModelInfo
+	enc      *encoder.Encoder
+	modelDir string
+	tok      encoder.Tokenizer
+	special  map[int64]bool
+	info     serve.ModelInfo
 }
 
-func newEncoderBackend(enc *encoder.Encoder) *encoderBackend {
+func newEncoderBackend(enc *encoder.Encoder, modelDir string) *encoderBackend {
 	tok := enc.Tokenizer()
 	special := map[int64]bool{}
 	for _, id := range tok.Encode("", 0).IDs { // the empty string is just the special tokens
 		special[id] = true
 	}
 	i := enc.Info()
-	return &encoderBackend{enc: enc, tok: tok, special: special, info: serve.ModelInfo{
+	return &encoderBackend{enc: enc, modelDir: modelDir, tok: tok, special: special, info: serve.ModelInfo{
 		Name: i.Name, Digest: i.Digest, Dim: i.Dim, MaxLength: i.MaxLength,
 		Pooling: i.Pooling, Normalized: i.Normalize, Device: i.Device,
 	}}
@@ -319,19 +321,29 @@ func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.He
 			if !ok {
 				return fmt.Errorf("cannot save a %T as a head directory", h)
 			}
+			if hm.trained != nil {
+				return hm.trained.Save(dir) // with its curves and mistakes
+			}
 			return head.Save(dir, hm.m)
 		},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, trainHead, nil
+	return store, trainer(func() *head.TextEncoder {
+		if be := backend(); be != nil {
+			return be.textEncoder()
+		}
+		return nil
+	}), nil
 }
 
-// headModel adapts *head.Model to serve.Head.
+// headModel adapts *head.Model to serve.Head. trained is set for a head
+// a training job just made, so its curves and mistakes are saved with it.
 type headModel struct {
-	m    *head.Model
-	info serve.HeadInfo
+	m       *head.Model
+	info    serve.HeadInfo
+	trained *head.Trained
 }
 
 func newHeadModel(m *head.Model) *headModel {
@@ -384,72 +396,39 @@ func (h *headModel) Dim() int                                        { return h.
 func (h *headModel) PredictProba(x [][]float32) ([][]float64, error) { return h.m.PredictProba(x) }
 func (h *headModel) Describe() serve.HeadInfo                        { return h.info }
 
-// trainHead is the server's TrainFunc: a seeded stratified validation
-// split, head.Train with the request's options over head.Default(), and
-// the encoder recorded in the head.
-func trainHead(ctx context.Context, data serve.TrainData, o serve.TrainOptions, progress func(serve.EpochStats)) (serve.Head, error) {
-	cfg := head.Default()
-	if o.Head != "" {
-		cfg.Head = o.Head
-	}
-	if o.Hidden > 0 {
-		cfg.Hidden = []int{o.Hidden}
-	}
-	if o.Epochs > 0 {
-		cfg.Epochs = o.Epochs
-	}
-	if o.LearningRate > 0 {
-		cfg.LR = o.LearningRate
-	}
-	if o.BatchSize > 0 {
-		cfg.BatchSize = o.BatchSize
-	}
-	if o.WeightDecay > 0 {
-		cfg.WeightDecay = o.WeightDecay
-	}
-	if o.Dropout > 0 {
-		cfg.Dropout = o.Dropout
-	}
-	if o.LabelSmoothing > 0 {
-		cfg.LabelSmoothing = o.LabelSmoothing
-	}
-	if o.Patience > 0 {
-		cfg.Patience = o.Patience
-	}
-	if o.ClassWeight != "" {
-		cfg.ClassWeight = o.ClassWeight
-	}
-	if o.Seed != 0 {
-		cfg.Seed = uint64(o.Seed)
-	}
-	all, err := head.NewDataset(data.Vectors, data.Labels, nil)
-	if err != nil {
-		return nil, err
-	}
-	valFrac := o.ValFraction
-	if valFrac == 0 {
-		valFrac = head.DefaultSplit.Val
-	}
-	tr, va, _, err := head.StratifiedSplit(all.Y, len(all.Labels), head.Split{Val: valFrac}, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	var val *head.Dataset
-	if len(va) > 0 {
-		val = all.Subset(va)
-	}
-	m, _, err := head.Train(ctx, all.Subset(tr), val, cfg, func(st head.EpochStats) {
-		vl, vm := math.NaN(), math.NaN()
-		if st.HasVal {
-			vl, vm = st.ValLoss, st.ValMetric
+// trainer is the server's TrainFunc: the one training pipeline
+// (head.Pipeline, as `bertserve train` runs it) with the server's encoder
+// as its TextEncoder. The head it returns carries its curves and mistakes,
+// which the heads store saves with it in one swap.
+func trainer(encoderFor func() *head.TextEncoder) serve.TrainFunc {
+	return func(ctx context.Context, data *head.Labelled, cfg head.TrainConfig, progress func(head.Event)) (serve.Head, error) {
+		te := encoderFor()
+		if te == nil {
+			return nil, errors.New("the model is not loaded yet")
 		}
-		progress(serve.EpochStats{Step: st.Step, Epoch: st.Epoch, Epochs: st.Epochs, TrainLoss: st.TrainLoss,
-			ValLoss: vl, ValMetric: vm, Metric: st.Metric})
-	})
-	if err != nil {
-		return nil, err
+		p := head.Pipeline{Config: cfg, Encoder: te, Progress: progress}
+		t, err := p.Run(ctx, head.Inputs{Train: data})
+		if err != nil {
+			return nil, err
+		}
+		hm := newHeadModel(t.Model)
+		hm.trained = t
+		return hm, nil
 	}
-	m.SetEncoder(head.EncoderInfo{Name: data.Model.Name, Digest: data.Model.Digest, Pooling: data.Model.Pooling,
-		Normalize: o.Normalize, MaxLength: data.Model.MaxLength})
-	return newHeadModel(m), nil
+}
+
+// textEncoder is the pipeline's seam over the server's encoder. Training
+// jobs do not use the embedding cache: the cache file is not safe for two
+// processes at once, and a CLI train may run beside the server.
+func (b *encoderBackend) textEncoder() *head.TextEncoder {
+	return &head.TextEncoder{
+		Info: headEncoderInfo(b.enc.Info(), b.modelDir),
+		Embed: func(ctx context.Context, texts []string) (head.Embedded, error) {
+			r, err := b.enc.Embed(ctx, texts)
+			if err != nil {
+				return head.Embedded{}, err
+			}
+			return head.Embedded{Vectors: r.Vectors, Truncated: r.Truncated}, nil
+		},
+	}
 }

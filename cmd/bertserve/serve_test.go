@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bertserve/bertserve/encoder"
+	"github.com/bertserve/bertserve/head"
 	"github.com/bertserve/bertserve/serve"
 )
 
@@ -61,21 +62,50 @@ func blobs(n, d int) ([][]float32, []string) {
 	return x, y
 }
 
-func TestTrainHeadSaveLoadAndCheck(t *testing.T) {
+// fakeTextEncoder embeds "t<i>" as x[i], for the server's trainer
+// without ONNX Runtime.
+func fakeTextEncoder(x [][]float32, info head.EncoderInfo) *head.TextEncoder {
+	return &head.TextEncoder{Info: info, Embed: func(ctx context.Context, texts []string) (head.Embedded, error) {
+		out := head.Embedded{}
+		for _, t := range texts {
+			var i int
+			fmt.Sscanf(t, "t%d", &i)
+			out.Vectors = append(out.Vectors, x[i])
+		}
+		return out, ctx.Err()
+	}}
+}
+
+func TestTrainerSaveLoadAndCheck(t *testing.T) {
 	t.Parallel()
 	x, y := blobs(200, 8)
-	model := serve.ModelInfo{Name: "enc", Digest: "sha256:aaa", Dim: 8, Pooling: "mean", MaxLength: 128}
-	var steps []serve.EpochStats
-	h, err := trainHead(context.Background(), serve.TrainData{Vectors: x, Labels: y, Model: model},
-		serve.TrainOptions{ValFraction: 0.2, Normalize: true}, func(s serve.EpochStats) { steps = append(steps, s) })
+	texts := make([]string, len(x))
+	for i := range texts {
+		texts[i] = fmt.Sprintf("t%d", i)
+	}
+	te := fakeTextEncoder(x, head.EncoderInfo{Name: "enc", Digest: "sha256:aaa", Pooling: "mean", MaxLength: 128})
+	train := trainer(func() *head.TextEncoder { return te })
+	cfg := head.Default()
+	cfg.ValFraction, cfg.TestFraction, cfg.Normalize = 0.2, 0.1, true
+	var events []head.Event
+	h, err := train(context.Background(), &head.Labelled{Source: "upload", Texts: texts, Labels: y}, cfg, func(e head.Event) { events = append(events, e) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(steps) == 0 || steps[0].Step == "" || math.IsNaN(steps[0].ValLoss) {
-		t.Errorf("progress: %+v", steps)
+	epochs := 0
+	for _, e := range events {
+		if e.Stage == head.StageTraining {
+			epochs++
+			if e.Epoch.Step == "" || !e.Epoch.HasVal {
+				t.Errorf("progress: %+v", e.Epoch)
+			}
+		}
+	}
+	if epochs == 0 || events[0].Stage != head.StageEmbedding {
+		t.Errorf("progress: %d epochs, first event %+v", epochs, events[0])
 	}
 	info := h.Describe()
-	if info.MetricsSplit != "validation" || info.Metrics["accuracy"] < 0.95 || info.Curves == nil || len(info.Curves.Epoch) != len(steps) {
+	if info.MetricsSplit != "test" || info.Metrics["accuracy"] < 0.95 || info.Curves == nil || len(info.Curves.Epoch) != epochs {
 		t.Errorf("head info: %+v", info)
 	}
 	if info.EncoderDigest != "sha256:aaa" || info.Pooling != "mean" || !info.Normalize || info.Kind != "softmax" {
@@ -87,15 +117,18 @@ func TestTrainHeadSaveLoadAndCheck(t *testing.T) {
 
 	dir := t.TempDir()
 	var be *encoderBackend
-	store, train, err := openHeads(dir, false, func() *encoderBackend { return be })
-	if err != nil || train == nil {
+	store, trainFn, err := openHeads(dir, false, func() *encoderBackend { return be })
+	if err != nil || trainFn == nil {
 		t.Fatal(err)
 	}
 	if err := store.Save("blobs", h); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "blobs", "head.json")); err != nil {
-		t.Fatalf("head.json not written: %v", err)
+	// The whole head in one directory: tensors, metadata, curves, mistakes.
+	for _, f := range []string{head.MetaFile, head.TensorsFile, head.CurvesJSONFile, head.CurvesPNGFile} {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
 	}
 	for _, tc := range []struct {
 		digest string
@@ -129,9 +162,14 @@ func TestTrainHeadSaveLoadAndCheck(t *testing.T) {
 	// A cancelled context stops training.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := trainHead(ctx, serve.TrainData{Vectors: x, Labels: y, Model: model},
-		serve.TrainOptions{Head: "mlp", Epochs: 50}, func(serve.EpochStats) {}); !errors.Is(err, context.Canceled) {
+	mlp := head.Default()
+	mlp.Head, mlp.Epochs = "mlp", 50
+	if _, err := train(ctx, &head.Labelled{Texts: texts, Labels: y}, mlp, func(head.Event) {}); !errors.Is(err, context.Canceled) {
 		t.Errorf("training under a cancelled context: %v", err)
+	}
+	// Without a loaded model, a clear error.
+	if _, err := trainer(func() *head.TextEncoder { return nil })(context.Background(), &head.Labelled{Texts: texts, Labels: y}, cfg, nil); err == nil || !strings.Contains(err.Error(), "not loaded") {
+		t.Errorf("training before the model loaded: %v", err)
 	}
 }
 

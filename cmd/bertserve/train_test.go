@@ -91,7 +91,7 @@ func TestTrainPredictEval(t *testing.T) {
 	if _, err := captureStdout(t, func() error { return cmdTrain(args) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{head.MetaFile, head.TensorsFile, curvesJSON, curvesPNG} {
+	for _, f := range []string{head.MetaFile, head.TensorsFile, head.CurvesJSONFile, head.CurvesPNGFile} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("the head directory lacks %s: %v", f, err)
 		}
@@ -190,7 +190,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"nan row", []string{"--embeddings", nanNpy, "--labels", labels3}, "row 2"},
 		{"row count", []string{"--embeddings", okNpy, "--labels", labels3}, "must match"},
 		{"one class", []string{"--embeddings", okNpy, "--labels", oneClass}, "class"},
-		{"bad split", []string{"--embeddings", okNpy, "--labels", labels4, "--split", "50/10"}, "--split"},
+		{"bad split", []string{"--embeddings", okNpy, "--labels", labels4, "--split", "50/10"}, "flag -split"},
 		{"bad head", []string{"--embeddings", okNpy, "--labels", labels4, "--head", "svm"}, "head"},
 		{"missing column", []string{"--data", write("d.tsv", "text\tlabel\nx\t1\ny\t0\n"), "--label-col", "stars"}, `columns found: "text", "label"`},
 	}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bertserve/bertserve/encoder/atomicfile"
 	"github.com/bertserve/bertserve/head"
 	"github.com/bertserve/bertserve/models"
 )
@@ -60,8 +59,7 @@ func (s *textSplit) dataset(labels []string) *head.SeqDataset {
 // trainTuned is `bertserve train --tune lora|top`: the bottom of the
 // encoder runs once per text into the hidden-state cache, then the top
 // layers and the head train in Go; the head directory gets tail.onnx.
-func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFlags, cfg head.TrainConfig, names map[string]string,
-	valFrac, testFrac float64, out string, nErrors int) error {
+func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFlags, cfg head.TrainConfig, out string) error {
 	if df.fromEmbeddings() {
 		return usagef("--tune %s trains the encoder's own layers, which needs the texts (--data FILE), not --embeddings", cfg.Tune)
 	}
@@ -70,11 +68,11 @@ func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFl
 		if s.path == "" {
 			continue
 		}
-		sp, err := df.readSplit(s.name, s.path, names)
+		l, err := readLabelled(s.name, s.path, cfg.ReadOptions())
 		if err != nil {
 			return err
 		}
-		parts = append(parts, &textSplit{name: s.name, texts: sp.texts, labels: sp.labels})
+		parts = append(parts, &textSplit{name: s.name, texts: l.Texts, labels: l.Labels})
 	}
 	labels, err := head.LabelNames(parts[0].labels)
 	if err != nil {
@@ -98,7 +96,7 @@ func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFl
 		}
 	}
 	if val == nil && test == nil {
-		ti, vi, si, err := head.StratifiedSplit(train.y, len(labels), head.Split{Val: valFrac, Test: testFrac}, cfg.Seed)
+		ti, vi, si, err := head.StratifiedSplit(train.y, len(labels), cfg.Split(), cfg.Seed)
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -162,7 +160,7 @@ func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFl
 		}
 	}
 	ei := enc.Info()
-	encInfo := head.EncoderInfo{Name: ei.Name, Digest: ei.Digest, Pooling: ei.Pooling, Normalize: ei.Normalize, MaxLength: ei.MaxLength}
+	encInfo := headEncoderInfo(ei, ef.model)
 	what := fmt.Sprintf("LoRA (r=%d, alpha %g, dropout %g, on %s)", cfg.LoRARank, cfg.LoRAAlpha, cfg.LoRADropout, strings.Join(cfg.LoRATargets, ", "))
 	if cfg.Tune == head.TuneTop {
 		what = fmt.Sprintf("unfrozen (layer-wise LR decay %g, unfreeze %s)", cfg.LayerLRDecay, cfg.Unfreeze)
@@ -213,20 +211,22 @@ func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFl
 		mt.WriteTable(report)
 		evalDS = ds
 	}
-	if err := head.Save(out, m); err != nil {
-		return fmt.Errorf("saving the head: %w", err)
+	t := &head.Trained{Model: m, Report: rep}
+	if evalDS != nil && cfg.Errors > 0 {
+		if t.Mistakes, err = head.ErrorAnalysis(m, evalDS, cfg.Errors); err != nil {
+			return err
+		}
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(out, tailFile), tailGraph); err != nil {
-		return fmt.Errorf("writing %s: %w", tailFile, err)
-	}
-	if err := writeTrainArtifacts(out, m, rep, evalDS, nErrors); err != nil {
+	// tail.onnx goes into the same temporary directory as the rest of the
+	// head, before the one swap: a kill leaves the old head or the new one.
+	if err := t.Save(out, head.SaveOptions{Files: map[string][]byte{tailFile: tailGraph}}); err != nil {
 		return err
 	}
 	fmt.Fprintf(report, "\nfit: %s\n", rep.Diagnosis.String())
 	fmt.Fprintf(report, "params: head %d, encoder layers %d trainable (%d layers kept in the tail); adamw, %d epochs in %.1fs\n",
 		rep.Params.Head, rep.Params.Tail, base.Spec.NumLayers, rep.Result.Epochs, rep.Duration.Seconds())
 	fmt.Fprintf(report, "head saved to %s (with %s, encoder layers %d..%d); curves: %s, %s\n", out, tailFile, k, base.Spec.TotalLayers-1,
-		filepath.Join(out, curvesPNG), filepath.Join(out, curvesJSON))
+		filepath.Join(out, head.CurvesPNGFile), filepath.Join(out, head.CurvesJSONFile))
 	return nil
 }
 

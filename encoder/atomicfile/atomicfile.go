@@ -1,21 +1,49 @@
-// Package atomicfile writes files so that readers never see a partial one:
-// the content goes to a temporary file in the destination directory, is
-// synced, and is renamed over the final name. A failed or interrupted write
-// leaves any previous file untouched and no temporary file behind.
+// Package atomicfile is the one place where bertserve writes files and
+// directories so that readers never see a partial one, and so that a
+// killed run leaves nothing behind for long:
+//
+//   - Write puts a file's content in a temporary beside it (.X.tmp-*),
+//     syncs it and renames it over X;
+//   - ReplaceDir fills a temporary directory beside a destination and
+//     swaps it in with one atomic exchange (Linux renameat2), or with two
+//     renames that RepairDir completes after a crash between them;
+//   - RepairDir, which every command that opens such a directory calls
+//     (head.Load does), finds the old or the new directory whatever the
+//     kill point, and CleanStale removes the temporaries killed runs left.
+//
+// A temporary is stale only when no writer is inside its directory: every
+// writer holds a shared flock on the directory while it writes, which the
+// kernel drops when the writer dies; a cleaner needs the exclusive lock.
+// Names other than .X.tmp-* and .X.old-* are never removed; resumable
+// partial outputs use .X.partial* (PartialPrefix) and survive cleanup.
 //
 // It is pure Go so head/, models/ and encoder/ can all share it.
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
 
-// Write creates path with the bytes produced by write.
+// Write creates path with the bytes produced by write. A failed write
+// leaves any previous file untouched and no temporary behind; a killed
+// one leaves a temporary that the next Write to path (or CleanStale)
+// removes.
 func Write(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	dir, base := filepath.Split(filepath.Clean(path))
+	if dir == "" {
+		dir = "."
+	}
+	_, _ = CleanStale(path)
+	l, err := lockDir(dir, false, true)
+	if err != nil && !errors.Is(err, errNoLock) {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer l.unlock()
+	tmp, err := os.CreateTemp(dir, TempPrefix(base)+"*")
 	if err != nil {
 		return err
 	}
@@ -41,10 +69,12 @@ func Write(path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	point(PointFileWritten)
 	if err := os.Rename(name, path); err != nil {
 		return err
 	}
 	ok = true
+	syncDir(dir)
 	return nil
 }
 
@@ -54,4 +84,12 @@ func WriteBytes(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }

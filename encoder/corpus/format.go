@@ -1,6 +1,7 @@
 package corpus
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -71,3 +72,19 @@ const (
 	HeaderPresent
 	HeaderAbsent
 )
+
+// Sniff guesses the format of labelled data from its first bytes, for
+// uploads that do not say: JSON Lines when the first non-blank character
+// opens an object, TSV when the first line holds a tab, else CSV.
+func Sniff(data []byte) Format {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		return FormatJSONL
+	}
+	first, _, _ := bytes.Cut(trimmed, []byte("\n"))
+	if bytes.IndexByte(first, '\t') >= 0 {
+		return FormatTSV
+	}
+	return FormatCSV
+}

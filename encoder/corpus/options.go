@@ -1,5 +1,7 @@
 package corpus
 
+import "fmt"
+
 // DefaultSniffRows is how many rows are held to detect the header and the
 // columns when Options.SniffRows is zero.
 const DefaultSniffRows = 64
@@ -22,6 +24,17 @@ type Options struct {
 	// SniffRows is how many rows are buffered to detect the header and
 	// columns; 0 means DefaultSniffRows.
 	SniffRows int
+	// RowName names the row that starts on a 1-based line in error
+	// messages; nil gives "line N". A caller that feeds records it holds
+	// (a JSON array of examples, one per line) names them its own way.
+	RowName func(line int) string
+}
+
+func (o Options) rowName(line int) string {
+	if o.RowName != nil {
+		return o.RowName(line)
+	}
+	return fmt.Sprintf("line %d", line)
 }
 
 func (o Options) sniffRows() int {

@@ -37,6 +37,7 @@ type Reader struct {
 	label      int // -1 without labels
 	buf        []record
 	err        error // sticky
+	at         func(line int) string
 }
 
 // Open opens a corpus file. Close the Reader when done.
@@ -67,7 +68,7 @@ func NewReader(in io.Reader, opts Options) (*Reader, error) {
 }
 
 func newReader(name string, in io.Reader, opts Options) (*Reader, error) {
-	r := &Reader{name: name, format: opts.Format, label: -1}
+	r := &Reader{name: name, format: opts.Format, label: -1, at: opts.rowName}
 	br := bufio.NewReaderSize(in, 64<<10)
 	stripBOM(br)
 	switch opts.Format {
@@ -76,7 +77,7 @@ func newReader(name string, in io.Reader, opts Options) (*Reader, error) {
 	case FormatTSV:
 		r.src = &tsvSource{lr: lineReader{br: br}}
 	case FormatJSONL:
-		r.src = &jsonlSource{lr: lineReader{br: br}}
+		r.src = &jsonlSource{lr: lineReader{br: br}, at: opts.rowName}
 	case FormatText:
 		if opts.Labels {
 			return nil, r.wrap(errors.New("a .txt corpus holds one text per line and no labels; use .csv, .tsv or .jsonl with a label column"))
@@ -160,37 +161,37 @@ func (r *Reader) Next() (Row, error) {
 func (r *Reader) row(rec record) (Row, error) {
 	if len(rec.fields) != len(r.columns) {
 		if r.header {
-			return Row{}, fmt.Errorf("line %d: %d fields, want %d as in the header on line %d (a ragged row: quote fields that contain the delimiter, or fix the row)",
-				rec.line, len(rec.fields), len(r.columns), r.headerLine)
+			return Row{}, fmt.Errorf("%s: %d fields, want %d as in the header on line %d (a ragged row: quote fields that contain the delimiter, or fix the row)",
+				r.at(rec.line), len(rec.fields), len(r.columns), r.headerLine)
 		}
-		return Row{}, fmt.Errorf("line %d: %d fields, want %d as in the first row (a ragged row: quote fields that contain the delimiter, or fix the row)",
-			rec.line, len(rec.fields), len(r.columns))
+		return Row{}, fmt.Errorf("%s: %d fields, want %d as in the first row (a ragged row: quote fields that contain the delimiter, or fix the row)",
+			r.at(rec.line), len(rec.fields), len(r.columns))
 	}
-	if err := usable(rec, r.text, r.columns); err != nil {
+	if err := r.usable(rec, r.text); err != nil {
 		return Row{}, err
 	}
 	row := Row{Line: rec.line, Text: rec.fields[r.text]}
 	if !utf8.ValidString(row.Text) {
-		return Row{}, fmt.Errorf("line %d: text is not valid UTF-8 (if the file is Latin-1, convert it: iconv -f latin1 -t utf-8)", rec.line)
+		return Row{}, fmt.Errorf("%s: text is not valid UTF-8 (if the file is Latin-1, convert it: iconv -f latin1 -t utf-8)", r.at(rec.line))
 	}
 	if r.label >= 0 {
-		if err := usable(rec, r.label, r.columns); err != nil {
+		if err := r.usable(rec, r.label); err != nil {
 			return Row{}, err
 		}
 		row.Label = strings.TrimSpace(rec.fields[r.label])
 		if row.Label == "" {
-			return Row{}, fmt.Errorf("line %d: empty label in column %q", rec.line, r.columns[r.label])
+			return Row{}, fmt.Errorf("%s: empty label in column %q", r.at(rec.line), r.columns[r.label])
 		}
 		if !utf8.ValidString(row.Label) {
-			return Row{}, fmt.Errorf("line %d: label is not valid UTF-8", rec.line)
+			return Row{}, fmt.Errorf("%s: label is not valid UTF-8", r.at(rec.line))
 		}
 	}
 	return row, nil
 }
 
-func usable(rec record, i int, columns []string) error {
+func (r *Reader) usable(rec record, i int) error {
 	if rec.bad != nil && rec.bad[i] != "" {
-		return fmt.Errorf("line %d: field %q is %s, want a string or number", rec.line, columns[i], rec.bad[i])
+		return fmt.Errorf("%s: field %q is %s, want a string or number", r.at(rec.line), r.columns[i], rec.bad[i])
 	}
 	return nil
 }

@@ -106,6 +106,7 @@ func (s *textSource) next() (record, error) {
 // aligned to them (extra keys are ignored, missing ones marked bad).
 type jsonlSource struct {
 	lr      lineReader
+	at      func(line int) string
 	columns []string
 	index   map[string]int
 }
@@ -121,11 +122,11 @@ func (s *jsonlSource) next() (record, error) {
 		}
 		keys, vals, bads, err := parseObject([]byte(text))
 		if err != nil {
-			return record{}, fmt.Errorf("line %d: %w", s.lr.line, err)
+			return record{}, fmt.Errorf("%s: %w", s.at(s.lr.line), err)
 		}
 		if s.columns == nil {
 			if len(keys) == 0 {
-				return record{}, fmt.Errorf("line %d: empty JSON object; the first object's keys name the columns", s.lr.line)
+				return record{}, fmt.Errorf("%s: empty JSON object; the first object's keys name the columns", s.at(s.lr.line))
 			}
 			s.index = make(map[string]int, len(keys))
 			for _, k := range keys {

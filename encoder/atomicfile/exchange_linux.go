@@ -1,0 +1,11 @@
+package atomicfile
+
+import "golang.org/x/sys/unix"
+
+// exchange swaps two paths in one step (renameat2 RENAME_EXCHANGE).
+func exchange(a, b string) error {
+	if noExchange {
+		return errNoExchange
+	}
+	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+}
