@@ -275,7 +275,7 @@ func TestReadmeCommandsRun(t *testing.T) {
 	for _, c := range readmeCommands(t, filepath.Join(repoRoot(t), "README.md")) {
 		name := c.full[0]
 		switch {
-		case c.vars:
+		case c.vars, len(c.full) < 2: // a variable, or a command named in prose
 			continue
 		case name == "serve" && isHelp(c.full):
 		case name == "embed", name == "tokenize", name == "train", name == "predict", name == "eval":
