@@ -288,3 +288,7 @@ func (t *Tail) EmbedSeqs(seqs Sequences) ([][]float32, error) {
 	}
 	return out, nil
 }
+
+// Tokenize encodes texts as the encoder does (truncated to its maximum
+// length), for Bottom.EmbedNeeds.
+func (e *Encoder) Tokenize(texts []string) []Encoding { return e.tokenize(texts) }

@@ -34,6 +34,9 @@ type Embeddings struct {
 	// TokenizeTime and InferenceTime split the call's wall time; zero
 	// InferenceTime means "unknown", and the wall time is used.
 	TokenizeTime, InferenceTime time.Duration
+	// Tails[i] holds the tail outputs of texts[i] by tail key
+	// (TailEmbedder.EmbedNeeds); nil from Embed.
+	Tails []map[string][]float32
 }
 
 // Tokens is one tokenized text.

@@ -13,6 +13,9 @@ import (
 type BatcherConfig struct {
 	// Embed is called with the merged texts of one batch.
 	Embed func(ctx context.Context, texts []string) (*Embeddings, error)
+	// EmbedNeeds, when set, is called instead for a batch in which some
+	// request needs tail outputs, with each text's Need.
+	EmbedNeeds func(ctx context.Context, texts []string, needs []Need) (*Embeddings, error)
 	// MaxBatchTokens bounds the tokens of one batch; a request that alone
 	// exceeds it runs alone. Default 16384.
 	MaxBatchTokens int
@@ -47,6 +50,9 @@ type BatchStats struct {
 type BatchResult struct {
 	// Vectors[i] is the embedding of the request's texts[i].
 	Vectors [][]float32
+	// Tails[i] are the tail outputs of texts[i] by key, when the request
+	// needed tails.
+	Tails []map[string][]float32
 	// TokenCounts[i] is the embedder's token count for texts[i], or nil.
 	TokenCounts []int
 	// QueueTime is from Submit to the start of the batch's Embed call.
@@ -108,6 +114,7 @@ type batchItem struct {
 	state    atomic.Int32
 	done     chan batchReply
 	ticket   *Ticket
+	need     Need
 }
 
 // taken is called when a worker receives the item from the queue.
@@ -175,16 +182,21 @@ func (t *Ticket) Cancel() {
 
 // Submit is Batcher.Submit for an announced request.
 func (t *Ticket) Submit(ctx context.Context, texts []string, tokens int) (*BatchResult, error) {
-	return t.b.submit(ctx, texts, tokens, t)
+	return t.b.submit(ctx, texts, tokens, t, baseOnly)
+}
+
+// SubmitNeed is Submit for a request that needs tail outputs too.
+func (t *Ticket) SubmitNeed(ctx context.Context, texts []string, tokens int, need Need) (*BatchResult, error) {
+	return t.b.submit(ctx, texts, tokens, t, need)
 }
 
 // Submit queues texts (tokens is their total token count, used for the
 // batch budget) and waits for their vectors or for ctx to end.
 func (b *Batcher) Submit(ctx context.Context, texts []string, tokens int) (*BatchResult, error) {
-	return b.submit(ctx, texts, tokens, nil)
+	return b.submit(ctx, texts, tokens, nil, baseOnly)
 }
 
-func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Ticket) (*BatchResult, error) {
+func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Ticket, need Need) (*BatchResult, error) {
 	if t != nil {
 		defer t.Cancel() // covers every early return
 	}
@@ -196,7 +208,7 @@ func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Tic
 	}
 	// An announced request stays counted until a worker takes it off the
 	// queue, so a worker never sees it neither queued nor expected.
-	it := &batchItem{ctx: ctx, texts: texts, tokens: tokens, enqueued: time.Now(), done: make(chan batchReply, 1), ticket: t}
+	it := &batchItem{ctx: ctx, texts: texts, tokens: tokens, enqueued: time.Now(), done: make(chan batchReply, 1), ticket: t, need: need}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -321,10 +333,19 @@ func (b *Batcher) run(batch []*batchItem) {
 		return
 	}
 	var texts []string
-	tokens := 0
+	var needs []Need
+	tokens, tailed := 0, false
 	for _, it := range live {
 		texts = append(texts, it.texts...)
 		tokens += it.tokens
+		tailed = tailed || it.need.hasTails()
+	}
+	if tailed {
+		for _, it := range live {
+			for range it.texts {
+				needs = append(needs, it.need)
+			}
+		}
 	}
 
 	// The call is cancelled only when every request in it has gone.
@@ -340,7 +361,7 @@ func (b *Batcher) run(batch []*batchItem) {
 		})
 	}
 	start := time.Now()
-	res, err := b.safeEmbed(ctx, texts)
+	res, err := b.safeEmbed(ctx, texts, needs)
 	wall := time.Since(start)
 	for _, stop := range stops {
 		stop()
@@ -376,6 +397,9 @@ func (b *Batcher) run(batch []*batchItem) {
 		if len(res.TokenCounts) == len(texts) {
 			r.TokenCounts = res.TokenCounts[off : off+n : off+n]
 		}
+		if len(res.Tails) == len(texts) {
+			r.Tails = res.Tails[off : off+n : off+n]
+		}
 		it.done <- batchReply{res: r}
 		off += n
 	}
@@ -383,13 +407,23 @@ func (b *Batcher) run(batch []*batchItem) {
 
 // safeEmbed calls Embed, turning a panic or a wrong-sized answer into an
 // error so one bad batch cannot take the worker down.
-func (b *Batcher) safeEmbed(ctx context.Context, texts []string) (res *Embeddings, err error) {
+func (b *Batcher) safeEmbed(ctx context.Context, texts []string, needs []Need) (res *Embeddings, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			res, err = nil, fmt.Errorf("encoder panicked: %v", p)
 		}
 	}()
-	res, err = b.cfg.Embed(ctx, texts)
+	if needs != nil {
+		if b.cfg.EmbedNeeds == nil {
+			return nil, errors.New("a head needs its own encoder layers (a tail), which this encoder cannot run")
+		}
+		res, err = b.cfg.EmbedNeeds(ctx, texts, needs)
+		if err == nil && res != nil && len(res.Tails) != len(texts) {
+			return nil, fmt.Errorf("encoder returned tail outputs for %d of %d texts", len(res.Tails), len(texts))
+		}
+	} else {
+		res, err = b.cfg.Embed(ctx, texts)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (s *Server) handleClassify(c echo.Context) error {
 	}
 	truncate := req.Truncate == nil || *req.Truncate
 
-	em, err := s.embedTexts(c, req.Inputs.Texts, truncate)
+	em, err := s.embedFor(c, req.Inputs.Texts, truncate, needOf(heads))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,12 @@ func (s *Server) handleClassify(c echo.Context) error {
 	results := make(map[string]any, len(heads))
 	for _, lh := range heads {
 		x := em.vectors
-		if lh.Info.Normalize && !em.model.info.Normalized {
+		if key := tailOf(lh.Head); key != "" {
+			// The head's own tail output, pooled (and normalised) by it.
+			if x, err = tailVectors(em, key, lh.Name); err != nil {
+				return err
+			}
+		} else if lh.Info.Normalize && !em.model.info.Normalized {
 			if normalized == nil {
 				normalized = l2normalized(em.vectors)
 			}
@@ -84,6 +89,20 @@ func (s *Server) handleClassify(c echo.Context) error {
 		return c.JSON(http.StatusOK, results)
 	}
 	return c.JSON(http.StatusOK, results[heads[0].Name])
+}
+
+// tailVectors picks tail key's output for every text of a request.
+func tailVectors(em *embedded, key, head string) ([][]float32, error) {
+	if len(em.tails) != len(em.vectors) {
+		return nil, backendError(nil, "the encoder returned no output of head %q's tail", head)
+	}
+	x := make([][]float32, len(em.tails))
+	for i, t := range em.tails {
+		if x[i] = t[key]; x[i] == nil {
+			return nil, backendError(nil, "the encoder returned no output of head %q's tail for input %d", head, i)
+		}
+	}
+	return x, nil
 }
 
 // resolveHeads picks the heads a request names from one snapshot. keyed

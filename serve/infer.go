@@ -13,6 +13,7 @@ import (
 type embedded struct {
 	model        *embedderBox
 	vectors      [][]float32
+	tails        []map[string][]float32
 	tokenCounts  []int
 	tokens       int
 	chars        int
@@ -41,6 +42,11 @@ func (s *Server) checkInputs(in Inputs, field string) error {
 // the batcher. Without truncate, an input over the model's maximum length
 // is a 413.
 func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*embedded, error) {
+	return s.embedFor(c, texts, truncate, baseOnly)
+}
+
+// embedFor is embedTexts for a request that may need tail outputs.
+func (s *Server) embedFor(c echo.Context, texts []string, truncate bool, need Need) (*embedded, error) {
 	m, err := s.model()
 	if err != nil {
 		return nil, err
@@ -63,7 +69,7 @@ func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*emb
 	out.tokenizeTime = time.Since(t0)
 	s.metrics.tokenize.observe(out.tokenizeTime.Seconds())
 
-	res, err := ticket.Submit(c.Request().Context(), texts, out.tokens)
+	res, err := ticket.SubmitNeed(c.Request().Context(), texts, out.tokens, need)
 	if err != nil {
 		var we *WaitError
 		switch {
@@ -85,6 +91,7 @@ func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*emb
 	}
 	s.metrics.queue.observe(res.QueueTime.Seconds())
 	out.vectors = res.Vectors
+	out.tails = res.Tails
 	if res.TokenCounts != nil {
 		copy(out.tokenCounts, res.TokenCounts)
 		out.tokens = 0
@@ -96,6 +103,9 @@ func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*emb
 	out.inferTime = res.InferenceTime
 	out.tokenizeTime += res.TokenizeTime
 	for i, v := range out.vectors {
+		if !need.Base {
+			break
+		}
 		if len(v) != m.info.Dim {
 			return nil, backendError(nil, "the encoder returned a %d-dimensional vector for input %d, expected %d", len(v), i, m.info.Dim)
 		}

@@ -61,6 +61,7 @@ func New(cfg Config) (*Server, error) {
 	)
 	s.batcher = NewBatcher(BatcherConfig{
 		Embed:            s.embedBatch,
+		EmbedNeeds:       s.embedBatchNeeds,
 		MaxBatchTokens:   cfg.MaxBatchTokens,
 		MaxBatchRequests: cfg.MaxBatchRequests,
 		MaxWait:          cfg.MaxWait,
@@ -167,6 +168,13 @@ func (s *Server) checkHead(name string, h Head) error {
 		return fmt.Errorf("head %q was trained on encoder %s (%s) but the server runs %s (%s); retrain it, or pass --force to use it anyway",
 			name, info.EncoderName, shortDigest(info.EncoderDigest), m.Name, shortDigest(m.Digest))
 	}
+	if tailOf(h) != "" {
+		// The head's tail pools (and normalises) the hidden states itself.
+		if _, ok := b.e.(TailEmbedder); !ok {
+			return fmt.Errorf("head %q owns encoder layers (a tail), which this encoder cannot run", name)
+		}
+		return nil
+	}
 	if m.Normalized && !info.Normalize {
 		return fmt.Errorf("head %q was trained on raw embeddings but the encoder normalises them; start the server without --normalize", name)
 	}
@@ -187,6 +195,19 @@ func (s *Server) embedBatch(ctx context.Context, texts []string) (*Embeddings, e
 		return nil, notReady()
 	}
 	return b.e.Embed(ctx, texts)
+}
+
+// embedBatchNeeds is the batcher's call for batches that need tails.
+func (s *Server) embedBatchNeeds(ctx context.Context, texts []string, needs []Need) (*Embeddings, error) {
+	b := s.embedder.Load()
+	if b == nil {
+		return nil, notReady()
+	}
+	te, ok := b.e.(TailEmbedder)
+	if !ok {
+		return nil, backendError(nil, "a requested head owns encoder layers (a tail), which this encoder cannot run")
+	}
+	return te.EmbedNeeds(ctx, texts, needs)
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a

@@ -210,6 +210,9 @@ func cmdServe(args []string) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	if be := backend.Load(); be != nil && be.tails != nil {
+		be.tails.Close()
+	}
 	if enc != nil {
 		enc.Close()
 	}
@@ -231,6 +234,7 @@ func orNegative(d time.Duration) time.Duration {
 
 func startServing(srv *serve.Server, enc *encoder.Encoder, modelDir string, backend *atomic.Pointer[encoderBackend], log *slog.Logger, sf serveFlags) error {
 	be := newEncoderBackend(enc, modelDir)
+	be.tails = newServedTails(enc, modelDir)
 	backend.Store(be)
 	if err := srv.SetEmbedder(be); err != nil {
 		return err
@@ -259,6 +263,8 @@ type encoderBackend struct {
 	tok      encoder.Tokenizer
 	special  map[int64]bool
 	info     serve.ModelInfo
+	// tails run the heads' own encoder layers (servetails.go).
+	tails *servedTails
 }
 
 func newEncoderBackend(enc *encoder.Encoder, modelDir string) *encoderBackend {
@@ -306,15 +312,29 @@ func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.He
 			if err != nil {
 				return nil, err
 			}
+			var tailKey string
 			if m.HasTail() {
-				return nil, fmt.Errorf("head %s owns encoder layers (trained with --tune); this server cannot run head tails yet: use `bertserve predict --head %s`", dir, dir)
+				be := backend()
+				if be == nil || be.tails == nil {
+					return nil, fmt.Errorf("head %s owns encoder layers (trained with --tune) and needs the encoder loaded first", dir)
+				}
+				graph, err := readTail(dir, m)
+				if err != nil {
+					return nil, err
+				}
+				tailKey = sha256Hex(graph)
+				if err := be.tails.register(tailKey, m.Meta().Tail.FirstLayer, graph); err != nil {
+					return nil, fmt.Errorf("head %s trained encoder layers %d..%d: %w", dir, m.Meta().Tail.FirstLayer, m.Meta().Tail.TotalLayers-1, err)
+				}
 			}
 			if be := backend(); be != nil {
 				if err := m.CheckEncoder(be.info.Digest, be.info.Dim, force); err != nil {
 					return nil, err
 				}
 			}
-			return newHeadModel(m), nil
+			hm := newHeadModel(m)
+			hm.tail = tailKey
+			return hm, nil
 		},
 		Save: func(dir string, h serve.Head) error {
 			hm, ok := h.(*headModel)
@@ -344,6 +364,8 @@ type headModel struct {
 	m       *head.Model
 	info    serve.HeadInfo
 	trained *head.Trained
+	// tail is the key of the head's tail ("" for a plain head).
+	tail string
 }
 
 func newHeadModel(m *head.Model) *headModel {
@@ -395,6 +417,10 @@ func (h *headModel) Labels() []string                                { return h.
 func (h *headModel) Dim() int                                        { return h.m.Dim() }
 func (h *headModel) PredictProba(x [][]float32) ([][]float64, error) { return h.m.PredictProba(x) }
 func (h *headModel) Describe() serve.HeadInfo                        { return h.info }
+
+// Tail is the key of the head's tail ("" for a plain head): serve runs it
+// on the hidden state below the head's split.
+func (h *headModel) Tail() string { return h.tail }
 
 // trainer is the server's TrainFunc: the one training pipeline
 // (head.Pipeline, as `bertserve train` runs it) with the server's encoder

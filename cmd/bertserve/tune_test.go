@@ -1,19 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bertserve/bertserve/encoder"
 	"github.com/bertserve/bertserve/head"
 	"github.com/bertserve/bertserve/models"
+	"github.com/bertserve/bertserve/models/safetensors"
 	modelsplit "github.com/bertserve/bertserve/models/split"
+	"github.com/bertserve/bertserve/serve"
 )
 
 // captureStderr runs f with os.Stderr redirected and returns what it wrote.
@@ -204,4 +213,152 @@ func TestTrainTunedErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "model.safetensors") {
 		t.Errorf("without model.safetensors: %v", err)
 	}
+}
+
+// TestServeTailedHeads serves a tuned head next to a plain one and checks
+// /v1/classify against (a) predict and (b) the unsplit merged model: the
+// full graph built from the base weights with the head's merged layers in
+// place, embedded by the encoder as any model is (within 1e-5).
+func TestServeTailedHeads(t *testing.T) {
+	model, out, _ := trainTunedHead(t)
+	headsDir := filepath.Dir(out)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "plain.tsv")
+	writeSentiment(t, data, 20)
+	if _, err := captureStderr(t, func() error {
+		_, err := captureStdout(t, func() error {
+			return cmdTrain([]string{"--model", model, "--data", data, "--out", filepath.Join(headsDir, "plain"), "--cache-dir", filepath.Join(dir, "c")})
+		})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := head.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := encoder.Open(encoder.Options{ModelDir: model, Pooling: m.Meta().Encoder.Pooling, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var backend atomic.Pointer[encoderBackend]
+	store, train, err := openHeads(headsDir, false, backend.Load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serve.New(serve.Config{Store: store, Train: train, Logger: slog.New(slog.DiscardHandler), MaxWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := startServing(srv, enc, model, &backend, slog.New(slog.DiscardHandler), serveFlags{heads: headsDir, addr: ":0"}); err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Load().tails.Close()
+	if got := srv.Heads().Names(); !slices.Equal(got, []string{"plain", "tuned", "tuned2"}) {
+		t.Fatalf("loaded heads %v", got)
+	}
+	texts := []string{"a superb film , truly delightful", "an awful , boring film", "take 3", "the cast"}
+	body, _ := json.Marshal(map[string]any{"inputs": texts, "heads": []string{"tuned", "plain", "tuned2"}, "top_k": 0})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/v1/classify", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("classify: %d %s", rec.Code, rec.Body)
+	}
+	var got map[string][][]serve.LabelScore
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	score := func(rows [][]serve.LabelScore, i int, label string) float64 {
+		for _, ls := range rows[i] {
+			if ls.Label == label {
+				return ls.Score
+			}
+		}
+		return math.NaN()
+	}
+	// (a) predict, head by head.
+	for _, name := range []string{"tuned", "plain"} {
+		stdout, err := captureStdout(t, func() error {
+			return cmdPredict(append([]string{"--head", filepath.Join(headsDir, name), "--model", model, "--top-k", "0", "--threads", "1"}, texts...))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			var p []serve.LabelScore
+			json.Unmarshal([]byte(line), &p)
+			for _, ls := range p {
+				if d := math.Abs(ls.Score - score(got[name], i, ls.Label)); d > 1e-6 {
+					t.Errorf("head %s text %d label %s: served %.7f, predict %.7f", name, i, ls.Label, score(got[name], i, ls.Label), ls.Score)
+				}
+			}
+		}
+	}
+	// (b) the unsplit merged model.
+	merged := mergedModelDir(t, model, m)
+	menc, err := encoder.Open(encoder.Options{ModelDir: merged, Pooling: m.Meta().Encoder.Pooling, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer menc.Close()
+	r, err := menc.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := r.Vectors
+	if m.Meta().Tail.Normalize {
+		for _, v := range x {
+			encoder.Normalize(v)
+		}
+	}
+	want, err := m.PredictProba(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i := range texts {
+		for j, l := range m.Labels() {
+			worst = max(worst, math.Abs(score(got["tuned"], i, l)-want[i][j]))
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("served tuned head vs the unsplit merged model: probabilities differ by %.3g", worst)
+	}
+	t.Logf("served vs unsplit merged model: largest probability difference %.3g", worst)
+}
+
+// mergedModelDir writes the full model with the head's merged tail in
+// place of the encoder's top layers.
+func mergedModelDir(t *testing.T, model string, m *head.Model) string {
+	t.Helper()
+	cfg, err := models.LoadConfig(filepath.Join(model, models.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.ReadFile(filepath.Join(model, models.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := f.Tensors
+	tw := m.Tail()
+	for j, l := range tw.Layers {
+		for name, data := range l {
+			key := fmt.Sprintf("encoder.layer.%d.%s", tw.Spec.FirstLayer+j, name)
+			old, ok := w[key]
+			if !ok {
+				t.Fatalf("base weights have no %s", key)
+			}
+			w[key] = safetensors.Tensor{Shape: old.Shape, Data: data}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "merged")
+	tok := filepath.Join(model, models.TokenizerJSONFile)
+	if _, err := models.WriteModelDir(dir, models.DirSpec{Config: cfg, Weights: w, Tokenizer: tok, Pooling: m.Meta().Encoder.Pooling}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
