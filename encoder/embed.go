@@ -4,17 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
 
-// chunkSize is how many texts are tokenized, sorted and batched together.
+// ChunkRows is how many texts are tokenized, sorted and batched together.
 // While one chunk runs through the model the next is being tokenized, so
 // tokenization overlaps inference; sorting within a chunk keeps padding
 // waste low without holding a whole corpus of token ids in memory.
-const chunkSize = 2048
+const ChunkRows = 2048
 
 // Embed returns the embedding of every text, in input order. Over-long texts
 // are truncated (and counted), invalid UTF-8 is replaced (and counted), and
@@ -44,54 +45,123 @@ func (r *Result) add(c *Result) {
 	r.InferenceTime += c.InferenceTime
 }
 
-// EmbedChunks embeds texts a chunk at a time and hands each chunk's result
-// to fn in input order (start is the index of the chunk's first text), so a
-// corpus can be written out as it is embedded. While fn and the model work
-// on one chunk, the next is being tokenized. An error from fn stops the
-// run and is returned.
+// EmbedChunks embeds texts ChunkRows at a time and hands each chunk's
+// result to fn in input order (start is the index of the chunk's first
+// text), so a corpus can be written out as it is embedded. While fn and the
+// model work on one chunk, the next is being tokenized. An error from fn
+// stops the run and is returned.
 func (e *Encoder) EmbedChunks(ctx context.Context, texts []string, fn func(start int, r *Result) error) error {
 	if e.session == nil {
 		return errors.New("encoder is closed")
 	}
-	type chunk struct {
-		start int
-		encs  []Encoding
-		took  time.Duration
-	}
-	tokenize := func(start int) chunk {
-		t0 := time.Now()
-		encs := e.tokenize(texts[start:min(start+chunkSize, len(texts))])
-		return chunk{start, encs, time.Since(t0)}
-	}
-	process := func(c chunk) error {
-		r := &Result{Vectors: make([][]float32, len(c.encs)), TokenCounts: make([]int, len(c.encs)), TokenizeTime: c.took}
-		if err := e.embedChunk(ctx, c.encs, r); err != nil {
-			return err
-		}
-		return fn(c.start, r)
-	}
-	if len(texts) <= chunkSize {
+	if len(texts) <= ChunkRows {
+		// One chunk: no reader goroutine (the server embeds small requests).
 		if len(texts) == 0 {
 			return nil
 		}
-		return process(tokenize(0))
+		r, err := e.embedTexts(ctx, texts)
+		if err != nil {
+			return err
+		}
+		return fn(0, r)
+	}
+	start := 0
+	next := func() ([]string, int, error) {
+		if start >= len(texts) {
+			return nil, start, io.EOF
+		}
+		s := start
+		start = min(start+ChunkRows, len(texts))
+		return texts[s:start], s, nil
+	}
+	return EmbedStream(ctx, e, next, fn)
+}
+
+// embedTexts tokenizes and embeds one chunk in the calling goroutine.
+func (e *Encoder) embedTexts(ctx context.Context, texts []string) (*Result, error) {
+	t0 := time.Now()
+	encs := e.tokenize(texts)
+	r := newChunkResult(len(encs), time.Since(t0))
+	if err := e.embedChunk(ctx, encs, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func newChunkResult(n int, took time.Duration) *Result {
+	return &Result{Vectors: make([][]float32, n), TokenCounts: make([]int, n), TokenizeTime: took}
+}
+
+// EmbedStream embeds a stream of chunks whose length nobody knows in
+// advance: a file read as it goes, stdin, one shard of a corpus. next
+// returns the texts of the next chunk and a tag that comes back to fn with
+// that chunk's result, in order; it returns io.EOF (possibly with a last
+// chunk) at the end, and any other error stops the stream after the texts
+// returned with it have been handed to fn, so rows before a bad input line
+// are still written. Empty chunks are not handed to fn.
+//
+// next runs in a goroutine of its own, one chunk ahead: while the model
+// works on chunk k and fn writes it, chunk k+1 is being read and
+// tokenized. At most three chunks are alive at once (the one fn holds, one
+// waiting, one being read), so memory is bounded by the chunk size, not by
+// the stream. Chunks are sorted by length and batched within themselves
+// (PlanBatches), exactly like EmbedChunks; an embedding does not depend on
+// its batch-mates, so how a stream is cut into chunks does not change the
+// vectors of models built by bertserve (a chunking that matches another
+// run's also matches batch for batch, for any model). If fn fails or ctx is
+// cancelled, EmbedStream returns without waiting for a next that is blocked
+// (on stdin, say); such a next must give up on its own when ctx is done.
+func EmbedStream[T any](ctx context.Context, e *Encoder, next func() ([]string, T, error), fn func(tag T, r *Result) error) error {
+	if e.session == nil {
+		return errors.New("encoder is closed")
+	}
+	type chunk struct {
+		tag  T
+		encs []Encoding
+		took time.Duration
+		err  error
 	}
 	chunks := make(chan chunk, 1)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		defer close(chunks)
-		for start := 0; start < len(texts); start += chunkSize {
+		for {
+			texts, tag, err := next()
+			c := chunk{tag: tag, err: err}
+			if len(texts) > 0 {
+				t0 := time.Now()
+				c.encs = e.tokenize(texts)
+				c.took = time.Since(t0)
+			}
 			select {
-			case chunks <- tokenize(start):
+			case chunks <- c:
 			case <-done:
+				return
+			}
+			if err != nil {
 				return
 			}
 		}
 	}()
 	for c := range chunks {
-		if err := process(c); err != nil {
-			return err
+		if len(c.encs) > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r := newChunkResult(len(c.encs), c.took)
+			if err := e.embedChunk(ctx, c.encs, r); err != nil {
+				return err
+			}
+			if err := fn(c.tag, r); err != nil {
+				return err
+			}
+		}
+		if c.err == io.EOF {
+			break
+		}
+		if c.err != nil {
+			return c.err
 		}
 	}
 	return ctx.Err()

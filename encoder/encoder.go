@@ -284,6 +284,12 @@ func (e *Encoder) Tokenizer() Tokenizer { return e.tok }
 // Dim is the embedding width.
 func (e *Encoder) Dim() int { return e.info.Dim }
 
+// BatchLimits are the padded-token budget and the row cap of one ONNX
+// Runtime batch (Options.BatchTokens and MaxBatch after defaults). With
+// ChunkRows they fix how a chunk is cut into batches, so a resumed run
+// that batches the same way reproduces the same bits for any model.
+func (e *Encoder) BatchLimits() (tokens, rows int) { return e.opts.BatchTokens, e.opts.MaxBatch }
+
 // Digest is the sha256 of model.onnx, hex encoded; heads record it.
 func (e *Encoder) Digest() string { return e.info.Digest }
 

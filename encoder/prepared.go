@@ -22,8 +22,8 @@ type Prepared struct {
 // sort, same token budget) and builds the input tensors.
 func (e *Encoder) Prepare(texts []string) (*Prepared, error) {
 	p := &Prepared{Texts: len(texts)}
-	for start := 0; start < len(texts); start += chunkSize {
-		end := min(start+chunkSize, len(texts))
+	for start := 0; start < len(texts); start += ChunkRows {
+		end := min(start+ChunkRows, len(texts))
 		t0 := time.Now()
 		encs := e.tokenize(texts[start:end])
 		p.TokenizeTime += time.Since(t0)
