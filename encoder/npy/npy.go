@@ -11,13 +11,10 @@ package npy
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -71,12 +68,6 @@ type Matrix struct {
 // Row returns row i as a slice aliasing Data.
 func (m *Matrix) Row(i int) []float32 { return m.Data[i*m.Cols : (i+1)*m.Cols] }
 
-var (
-	descrRe = regexp.MustCompile(`'descr'\s*:\s*'([^']*)'`)
-	fortRe  = regexp.MustCompile(`'fortran_order'\s*:\s*(True|False)`)
-	shapeRe = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
-)
-
 // ReadFile reads an .npy file holding a 2-D float32 or float64 matrix.
 func ReadFile(path string) (*Matrix, error) {
 	f, err := os.Open(path)
@@ -93,86 +84,22 @@ func ReadFile(path string) (*Matrix, error) {
 
 // Read decodes an .npy stream holding a 2-D float32 or float64 matrix.
 func Read(r io.Reader) (*Matrix, error) {
-	pre := make([]byte, 8)
-	if _, err := io.ReadFull(r, pre); err != nil {
-		return nil, fmt.Errorf("not an .npy file: %w", err)
+	h, err := ReadHeader(r)
+	if err != nil {
+		return nil, err
 	}
-	if string(pre[:6]) != string(magic) {
-		return nil, errors.New("not an .npy file (bad magic); save embeddings with numpy.save")
-	}
-	var hlen int
-	switch pre[6] {
-	case 1:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, err
-		}
-		hlen = int(binary.LittleEndian.Uint16(b[:]))
-	case 2, 3:
-		var b [4]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, err
-		}
-		hlen = int(binary.LittleEndian.Uint32(b[:]))
-	default:
-		return nil, fmt.Errorf("unsupported .npy version %d", pre[6])
-	}
-	if hlen > 1<<20 {
-		return nil, fmt.Errorf(".npy header of %d bytes is too large", hlen)
-	}
-	hdr := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, fmt.Errorf("reading .npy header: %w", err)
-	}
-	h := string(hdr)
-	dm, fm, sm := descrRe.FindStringSubmatch(h), fortRe.FindStringSubmatch(h), shapeRe.FindStringSubmatch(h)
-	if dm == nil || fm == nil || sm == nil {
-		return nil, fmt.Errorf("malformed .npy header %q", strings.TrimSpace(h))
-	}
-	if fm[1] == "True" {
-		return nil, errors.New("fortran-ordered .npy is not supported; save with numpy.ascontiguousarray")
-	}
-	var dims []int
-	for _, p := range strings.Split(sm[1], ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		d, err := strconv.Atoi(p)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("bad .npy shape %q", sm[1])
-		}
-		dims = append(dims, d)
-	}
-	if len(dims) != 2 {
-		return nil, fmt.Errorf(".npy shape (%s) is not 2-D; want [rows, dim]", sm[1])
-	}
-	rows, cols := dims[0], dims[1]
+	rows, cols := h.Rows, h.Cols
 	if cols > 0 && rows > math.MaxInt32/cols {
 		return nil, fmt.Errorf(".npy shape (%d, %d) is too large", rows, cols)
 	}
 	n := rows * cols
-	var size int
-	switch dm[1] {
-	case "<f4":
-		size = 4
-	case "<f8":
-		size = 8
-	default:
-		return nil, fmt.Errorf(".npy dtype %q is not supported; want float32 ('<f4') or float64 ('<f8')", dm[1])
-	}
+	size := h.ValueSize()
 	raw := make([]byte, n*size)
 	if _, err := io.ReadFull(r, raw); err != nil {
 		return nil, fmt.Errorf(".npy data truncated: shape (%d, %d) needs %d bytes: %w", rows, cols, n*size, err)
 	}
 	data := make([]float32, n)
-	for i := range data {
-		if size == 4 {
-			data[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		} else {
-			data[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
-		}
-	}
+	h.decode(raw, data)
 	return &Matrix{Rows: rows, Cols: cols, Data: data}, nil
 }
 
