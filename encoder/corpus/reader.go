@@ -18,6 +18,11 @@ var ErrEmpty = errors.New("no rows")
 type Row struct {
 	// Line is the 1-based line the row starts on.
 	Line int
+	// EndLine is the line the row ends on (Line, unless a quoted CSV field
+	// spans lines) and Offset the byte offset just past the row: the place
+	// Reader.ResumeAt continues from.
+	EndLine int
+	Offset  int64
 	// Text is the text, exactly as in the file.
 	Text string
 	// Label is the trimmed label ("" unless Options.Labels).
@@ -27,6 +32,7 @@ type Row struct {
 // Reader streams rows from a corpus. Create it with Open or NewReader.
 type Reader struct {
 	name       string // file name for error messages; "" for a stream
+	in         io.Reader
 	src        source
 	closer     io.Closer
 	format     Format
@@ -68,21 +74,21 @@ func NewReader(in io.Reader, opts Options) (*Reader, error) {
 }
 
 func newReader(name string, in io.Reader, opts Options) (*Reader, error) {
-	r := &Reader{name: name, format: opts.Format, label: -1, at: opts.rowName}
+	r := &Reader{name: name, in: in, format: opts.Format, label: -1, at: opts.rowName}
 	br := bufio.NewReaderSize(in, 64<<10)
-	stripBOM(br)
+	bom := stripBOM(br)
 	switch opts.Format {
 	case FormatCSV:
-		r.src = newCSVSource(br)
+		r.src = newCSVSource(br, bom, 0)
 	case FormatTSV:
-		r.src = &tsvSource{lr: lineReader{br: br}}
+		r.src = &tsvSource{lr: lineReader{br: br, off: bom}}
 	case FormatJSONL:
-		r.src = &jsonlSource{lr: lineReader{br: br}, at: opts.rowName}
+		r.src = &jsonlSource{lr: lineReader{br: br, off: bom}, at: opts.rowName}
 	case FormatText:
 		if opts.Labels {
 			return nil, r.wrap(errors.New("a .txt corpus holds one text per line and no labels; use .csv, .tsv or .jsonl with a label column"))
 		}
-		r.src = &textSource{lr: lineReader{br: br}}
+		r.src = &textSource{lr: lineReader{br: br, off: bom}}
 	default:
 		return nil, r.wrap(fmt.Errorf("corpus format %v: name csv, tsv, jsonl or txt", opts.Format))
 	}
@@ -170,7 +176,7 @@ func (r *Reader) row(rec record) (Row, error) {
 	if err := r.usable(rec, r.text); err != nil {
 		return Row{}, err
 	}
-	row := Row{Line: rec.line, Text: rec.fields[r.text]}
+	row := Row{Line: rec.line, EndLine: rec.endLine, Offset: rec.end, Text: rec.fields[r.text]}
 	if !utf8.ValidString(row.Text) {
 		return Row{}, fmt.Errorf("%s: text is not valid UTF-8 (if the file is Latin-1, convert it: iconv -f latin1 -t utf-8)", r.at(rec.line))
 	}
@@ -193,6 +199,39 @@ func (r *Reader) usable(rec record, i int) error {
 	if rec.bad != nil && rec.bad[i] != "" {
 		return fmt.Errorf("%s: field %q is %s, want a string or number", r.at(rec.line), r.columns[i], rec.bad[i])
 	}
+	return nil
+}
+
+// ResumeAt continues reading at a row boundary found earlier: offset and
+// endLine are Row.Offset and Row.EndLine of a row read from the same file
+// with the same options (the next row read is the one after it). The
+// header and columns stay as detected from the start of the file. This is
+// how an interrupted embedding resumes without re-reading what it did. The
+// input must be seekable (a file from Open, or an io.ReadSeeker).
+func (r *Reader) ResumeAt(offset int64, endLine int) error {
+	s, ok := r.in.(io.Seeker)
+	if !ok {
+		return r.wrap(errors.New("the input is not seekable (a pipe?); read it from the start"))
+	}
+	if offset < 0 || endLine < 0 {
+		return r.wrap(fmt.Errorf("seek to offset %d, line %d: both must be non-negative", offset, endLine))
+	}
+	if _, err := s.Seek(offset, io.SeekStart); err != nil {
+		return r.wrap(fmt.Errorf("seeking to byte %d: %w", offset, err))
+	}
+	br := bufio.NewReaderSize(r.in, 64<<10)
+	lr := lineReader{br: br, line: endLine, off: offset}
+	switch src := r.src.(type) {
+	case *csvSource:
+		r.src = newCSVSource(br, offset, endLine)
+	case *tsvSource:
+		src.lr = lr
+	case *jsonlSource:
+		src.lr = lr
+	case *textSource:
+		src.lr = lr
+	}
+	r.buf, r.err = nil, nil
 	return nil
 }
 

@@ -11,14 +11,17 @@ import (
 	"strings"
 )
 
-// record is one raw row: its fields and the line it starts on. bad[i],
-// when bad is non-nil and bad[i] is non-empty, says why field i holds no
-// usable string (a JSON Lines object without that key, or with a null or
-// nested value there).
+// record is one raw row: its fields, the line it starts on, the line it
+// ends on and the byte offset just past it (where the next record begins).
+// bad[i], when bad is non-nil and bad[i] is non-empty, says why field i
+// holds no usable string (a JSON Lines object without that key, or with a
+// null or nested value there).
 type record struct {
-	line   int
-	fields []string
-	bad    []string
+	line    int
+	endLine int
+	end     int64
+	fields  []string
+	bad     []string
 }
 
 // source yields raw records from one file format.
@@ -26,18 +29,22 @@ type source interface {
 	next() (record, error) // io.EOF after the last record
 }
 
-// stripBOM drops a leading UTF-8 byte-order mark.
-func stripBOM(br *bufio.Reader) {
+// stripBOM drops a leading UTF-8 byte-order mark and returns its length.
+func stripBOM(br *bufio.Reader) int64 {
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		br.Discard(3)
+		return 3
 	}
+	return 0
 }
 
 // lineReader reads '\n'-terminated lines with no length limit, dropping
-// the terminator and a preceding '\r'.
+// the terminator and a preceding '\r'. line counts the lines read and off
+// the bytes consumed, both from the start of the file.
 type lineReader struct {
 	br   *bufio.Reader
 	line int
+	off  int64
 }
 
 func (l *lineReader) readLine() (string, error) {
@@ -46,20 +53,26 @@ func (l *lineReader) readLine() (string, error) {
 		return "", err
 	}
 	l.line++
+	l.off += int64(len(s))
 	s = strings.TrimSuffix(s, "\n")
 	s = strings.TrimSuffix(s, "\r")
 	return s, nil
 }
 
 // csvSource reads RFC 4180 CSV; quotes are parsed leniently so a bare "
-// inside an unquoted field is kept as text.
-type csvSource struct{ r *csv.Reader }
+// inside an unquoted field is kept as text. off0 and line0 are where the
+// csv.Reader started in the file (after a byte-order mark, or a ResumeAt).
+type csvSource struct {
+	r     *csv.Reader
+	off0  int64
+	line0 int
+}
 
-func newCSVSource(br *bufio.Reader) *csvSource {
+func newCSVSource(br *bufio.Reader, off0 int64, line0 int) *csvSource {
 	r := csv.NewReader(br)
 	r.FieldsPerRecord = -1 // the Reader checks counts and names the line
 	r.LazyQuotes = true
-	return &csvSource{r: r}
+	return &csvSource{r: r, off0: off0, line0: line0}
 }
 
 func (s *csvSource) next() (record, error) {
@@ -68,10 +81,19 @@ func (s *csvSource) next() (record, error) {
 		if err == io.EOF {
 			return record{}, io.EOF
 		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			pe.StartLine += s.line0
+			pe.Line += s.line0
+		}
 		return record{}, fmt.Errorf("reading CSV: %w", err)
 	}
 	line, _ := s.r.FieldPos(0)
-	return record{line: line, fields: fields}, nil
+	// The record ends on the line its last field starts on, plus the line
+	// breaks inside that (quoted) field.
+	last, _ := s.r.FieldPos(len(fields) - 1)
+	last += strings.Count(fields[len(fields)-1], "\n")
+	return record{line: line + s.line0, endLine: last + s.line0, end: s.off0 + s.r.InputOffset(), fields: fields}, nil
 }
 
 // tsvSource splits each non-blank line on tabs, with no quoting.
@@ -86,7 +108,7 @@ func (s *tsvSource) next() (record, error) {
 		if text == "" {
 			continue
 		}
-		return record{line: s.lr.line, fields: strings.Split(text, "\t")}, nil
+		return record{line: s.lr.line, endLine: s.lr.line, end: s.lr.off, fields: strings.Split(text, "\t")}, nil
 	}
 }
 
@@ -98,7 +120,7 @@ func (s *textSource) next() (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	return record{line: s.lr.line, fields: []string{text}}, nil
+	return record{line: s.lr.line, endLine: s.lr.line, end: s.lr.off, fields: []string{text}}, nil
 }
 
 // jsonlSource reads one JSON object per non-blank line. The keys of the
@@ -136,7 +158,7 @@ func (s *jsonlSource) next() (record, error) {
 				}
 			}
 		}
-		rec := record{line: s.lr.line, fields: make([]string, len(s.columns)), bad: make([]string, len(s.columns))}
+		rec := record{line: s.lr.line, endLine: s.lr.line, end: s.lr.off, fields: make([]string, len(s.columns)), bad: make([]string, len(s.columns))}
 		for i := range rec.bad {
 			rec.bad[i] = "no such key"
 		}
