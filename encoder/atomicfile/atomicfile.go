@@ -17,6 +17,13 @@
 // Names other than .X.tmp-* and .X.old-* are never removed; resumable
 // partial outputs use .X.partial* (PartialPrefix) and survive cleanup.
 //
+// Create is Write for code that writes a file incrementally (a temporary
+// committed or aborted later). Outputs that take hours and must survive
+// the death of their writer grow as a Partial instead (partial.go):
+// resumable data under .X.partial beside X, with a checkpoint manifest
+// .X.partial.json, locked while written and renamed into place when
+// complete; IsResumable tells such names from temporaries.
+//
 // It is pure Go so head/, models/ and encoder/ can all share it.
 package atomicfile
 
@@ -76,6 +83,80 @@ func Write(path string, write func(io.Writer) error) error {
 	ok = true
 	syncDir(dir)
 	return nil
+}
+
+// File is a temporary file that becomes path on Commit: Write for outputs
+// written incrementally by code that cannot be put in one callback. Like
+// Write, it holds its directory's shared lock until Commit or Abort, so a
+// cleaner never takes it for a killed run's leftover.
+type File struct {
+	*os.File
+	path string
+	dir  string
+	lock *dirLock
+	done bool
+}
+
+// Create opens a temporary file beside path (mode 0644), after removing
+// the stale temporaries of path that killed runs left.
+func Create(path string) (*File, error) {
+	dir, base := filepath.Split(filepath.Clean(path))
+	if dir == "" {
+		dir = "."
+	}
+	_, _ = CleanStale(path)
+	l, err := lockDir(dir, false, true)
+	if err != nil && !errors.Is(err, errNoLock) {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(dir, TempPrefix(base)+"*")
+	if err != nil {
+		l.unlock()
+		return nil, err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		l.unlock()
+		return nil, err
+	}
+	return &File{File: tmp, path: path, dir: dir, lock: l}, nil
+}
+
+// Commit syncs the file, closes it and renames it onto the final path.
+func (f *File) Commit() error {
+	if f.done {
+		return os.ErrClosed
+	}
+	f.done = true
+	defer f.lock.unlock()
+	name := f.Name()
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		point(PointFileWritten)
+		err = os.Rename(name, f.path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return err
+	}
+	syncDir(f.dir)
+	return nil
+}
+
+// Abort closes and removes the temporary file; the final path is left as
+// it was. It is a no-op after Commit.
+func (f *File) Abort() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	defer f.lock.unlock()
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // WriteBytes creates path holding data.

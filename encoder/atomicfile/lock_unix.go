@@ -50,3 +50,14 @@ func (l *dirLock) unlock() {
 		l.f = nil
 	}
 }
+
+// lock takes an exclusive advisory lock on a partial output without
+// waiting; it is released when f is closed or its process dies (kill -9
+// included).
+func lock(f *os.File) error {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return ErrLocked
+	}
+	return err
+}

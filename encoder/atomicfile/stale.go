@@ -47,7 +47,7 @@ func PartialPrefix(base string) string { return "." + base + ".partial" }
 // partial (a name ending in .partial or .partial.json, the stream
 // helper's rule for embed --resume) is never one, whatever its prefix.
 func ours(name, base string) bool {
-	if strings.HasSuffix(name, ".partial") || strings.HasSuffix(name, ".partial.json") {
+	if IsResumable(name) {
 		return false
 	}
 	return strings.HasPrefix(name, TempPrefix(base)) || strings.HasPrefix(name, OldPrefix(base))
