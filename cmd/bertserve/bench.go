@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/bertserve/bertserve/encoder"
+	"github.com/bertserve/bertserve/encoder/corpus"
+	"github.com/bertserve/bertserve/encoder/stream"
 )
 
 // cmdBench measures, side by side in one process, (a) the embed path end to
@@ -32,11 +34,10 @@ func cmdBench(args []string) error {
 	if *input == "" || *n <= 0 || *rounds <= 0 {
 		return usagef("--input is required; --n and --rounds must be positive")
 	}
-	texts, err := readTexts(*input, *textCol)
+	texts, err := readTexts(*input, *textCol, *n)
 	if err != nil {
 		return err
 	}
-	texts = texts[:min(*n, len(texts))]
 	enc, err := ef.open()
 	if err != nil {
 		return err
@@ -48,33 +49,16 @@ func cmdBench(args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	// (a) runs the embed command's own path (stream.Run: read the file,
+	// tokenize ahead, batch, run, pool, write the .npy) over a file of the
+	// first --n rows.
+	sample := filepath.Join(tmp, "sample.txt")
+	if err := writeLines(sample, texts); err != nil {
+		return err
+	}
 	endToEnd := func() (time.Duration, error) {
 		t0 := time.Now()
-		all, err := readTexts(*input, *textCol)
-		if err != nil {
-			return 0, err
-		}
-		all = all[:len(texts)]
-		f, err := os.Create(filepath.Join(tmp, "out.npy"))
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		out, err := newRowWriter(f, ".npy", len(all), enc.Dim())
-		if err != nil {
-			return 0, err
-		}
-		err = enc.EmbedChunks(context.Background(), all, func(_ int, r *encoder.Result) error {
-			for _, v := range r.Vectors {
-				if err := out.write(v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			err = out.close()
-		}
+		_, err := stream.Run(context.Background(), stream.Job{Encoder: enc, Input: sample, Output: filepath.Join(tmp, "out.npy"), Resume: stream.ResumeNever})
 		return time.Since(t0), err
 	}
 	prep, err := enc.Prepare(texts)
@@ -130,4 +114,39 @@ func printRuns(w io.Writer, name string, runs []time.Duration, rate float64) {
 		fmt.Fprintf(w, " %.2fs", r.Seconds())
 	}
 	fmt.Fprintln(w, ")")
+}
+
+// readTexts reads the text column of the first n rows of a corpus file.
+func readTexts(path, textCol string, n int) ([]string, error) {
+	r, err := corpus.Open(path, corpus.Options{TextColumn: textCol})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var texts []string
+	for len(texts) < n {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		texts = append(texts, row.Text)
+	}
+	return texts, nil
+}
+
+// writeLines writes texts one a line (texts holding a line break cannot
+// be written so and are refused).
+func writeLines(path string, texts []string) error {
+	var b strings.Builder
+	for i, t := range texts {
+		if strings.ContainsAny(t, "\r\n") {
+			return fmt.Errorf("row %d holds a line break; bench needs one text a line", i)
+		}
+		b.WriteString(t)
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

