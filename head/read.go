@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/bertserve/bertserve/encoder/npy"
+	"github.com/bertserve/bertserve/encoder/shards"
 )
 
 // ReadLabelsFile reads one label per line. Surrounding spaces and a
@@ -48,12 +48,13 @@ func ReadLabelsFile(path string) ([]string, error) {
 	return labels, nil
 }
 
-// ReadEmbeddings reads an .npy embedding matrix and a labels file (one
-// label per line, row i labels matrix row i) into a Dataset. names is nil
-// for training data, or the training label names for validation and
-// test data.
+// ReadEmbeddings reads an .npy embedding matrix, or a directory of
+// embedding shards (`bertserve embed --output DIR/`, assembled in corpus
+// order, see encoder/shards), and a labels file (one label per line, row i
+// labels matrix row i) into a Dataset. names is nil for training data, or
+// the training label names for validation and test data.
 func ReadEmbeddings(npyPath, labelsPath string, names []string) (*Dataset, error) {
-	m, err := npy.ReadFile(npyPath)
+	m, err := shards.ReadMatrix(npyPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading embeddings %s: %w", npyPath, err)
 	}

@@ -31,7 +31,7 @@ func cmdEmbed(args []string) error {
 	onError := fs.String("on-error", "fail", "a stdin line that cannot be read: fail (stop after the rows before it, naming the line) or skip (report it on stderr and go on)")
 	var resume resumeFlag
 	fs.Var(&resume, "resume", "continue a partial output left by an interrupted run: auto (default: continue one made with the same options, refuse another), true (require one), false (delete it and start over)")
-	every := fs.Duration("checkpoint-every", 10*time.Second, "time between checkpoints of a resumable output (0: after every chunk of 2048 rows)")
+	every := fs.Duration("checkpoint-every", 2*time.Second, "least time between checkpoints of a resumable output, taken after a chunk of 2048 rows (0: after every chunk)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bertserve embed --model DIR --input FILE|- --output FILE|-|DIR/ [flags]")
 		fs.PrintDefaults()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bertserve/bertserve/encoder/npy"
+	"github.com/bertserve/bertserve/head"
 )
 
 func TestShardOf(t *testing.T) {
@@ -126,6 +127,25 @@ func TestEmbedCommandFileStdinShards(t *testing.T) {
 	if !bytes.Equal(readBytes(t, whole), readBytes(t, merged)) {
 		t.Fatal("merged shards differ from the single-process embed")
 	}
+	// train --embeddings reads the shard directory as the merged matrix.
+	var labels strings.Builder
+	rows, _ := readLabeledForTest(t, in)
+	for _, l := range rows {
+		labels.WriteString(l + "\n")
+	}
+	yPath := filepath.Join(dir, "y.txt")
+	os.WriteFile(yPath, []byte(labels.String()), 0o644)
+	for _, x := range []string{shardDir, merged} {
+		out := filepath.Join(dir, "head-"+filepath.Base(x))
+		if _, err := captureStdout(t, func() error {
+			return cmdTrain([]string{"--embeddings", x, "--labels", yPath, "--out", out})
+		}); err != nil {
+			t.Fatalf("train --embeddings %s: %v", x, err)
+		}
+	}
+	if a, b := readBytes(t, filepath.Join(dir, "head-emb", "head.safetensors")), readBytes(t, filepath.Join(dir, "head-merged.npy", "head.safetensors")); !bytes.Equal(a, b) {
+		t.Fatal("a head trained on the shard directory differs from one trained on the merged .npy")
+	}
 	// --resume without a partial output is refused; --resume=false is fine.
 	again := filepath.Join(dir, "again.npy")
 	if err := cmdEmbed([]string{"--model", model, "--input", in, "--output", again, "--resume"}); err == nil || !strings.Contains(err.Error(), "no partial output") {
@@ -137,6 +157,15 @@ func TestEmbedCommandFileStdinShards(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)
 	}
+}
+
+func readLabeledForTest(t *testing.T, path string) ([]string, error) {
+	t.Helper()
+	l, err := head.ReadLabelledFile(path, head.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Labels, nil
 }
 
 func readBytes(t *testing.T, path string) []byte {

@@ -23,9 +23,9 @@ func cmdTrain(args []string) error {
 	registerDataFlags(fs, &df, &cfg)
 	fs.StringVar(&df.val, "val", "", "validation file (default: a stratified split of --data)")
 	fs.StringVar(&df.test, "test", "", "test file (default: a stratified split of --data)")
-	fs.StringVar(&df.valEmbeddings, "val-embeddings", "", "validation .npy (with --val-labels)")
+	fs.StringVar(&df.valEmbeddings, "val-embeddings", "", "validation .npy or shard directory (with --val-labels)")
 	fs.StringVar(&df.valLabels, "val-labels", "", "validation labels, one per line")
-	fs.StringVar(&df.testEmbeddings, "test-embeddings", "", "test .npy (with --test-labels)")
+	fs.StringVar(&df.testEmbeddings, "test-embeddings", "", "test .npy or shard directory (with --test-labels)")
 	fs.StringVar(&df.testLabels, "test-labels", "", "test labels, one per line")
 	out := fs.String("out", "", "head directory to write (replaced atomically)")
 	fs.Func("split", "train/val/test percentages when --val/--test are not given (default 80/10/10)", func(v string) error {
@@ -174,7 +174,7 @@ func registerDataFlags(fs *flag.FlagSet, df *dataFlags, cfg *head.TrainConfig) {
 		cfg.LabelNames = m
 		return err
 	})
-	fs.StringVar(&df.embeddings, "embeddings", "", "an .npy embedding matrix instead of text (with --labels)")
+	fs.StringVar(&df.embeddings, "embeddings", "", "an .npy embedding matrix, or a directory of embed shards (part-0000I-of-0000N.npy), instead of text (with --labels)")
 	fs.StringVar(&df.labels, "labels", "", "labels of --embeddings, one per line")
 	fs.BoolVar(&df.noCache, "no-cache", false, "do not read or write the embedding cache")
 	fs.StringVar(&df.cacheDir, "cache-dir", "", "embedding cache folder (default: the bertserve cache)")
