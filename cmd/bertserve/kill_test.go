@@ -172,8 +172,9 @@ func TestKillTrainAtRandomTimes(t *testing.T) {
 }
 
 // TestKillEmbed: a killed `bertserve embed` never leaves a partial
-// output, and the next embed to the same output removes the temporary
-// the killed one left (resumable partials excepted).
+// output under the output's name; what it did is kept as a resumable
+// partial (.X.partial + .X.partial.json), which the next embed to the same
+// output continues and removes, leaving no temporary and no partial.
 func TestKillEmbed(t *testing.T) {
 	model := filepath.Join(encoder.CacheDir(), "models", "default")
 	if _, err := os.Stat(filepath.Join(model, "model.onnx")); err != nil {
@@ -192,23 +193,40 @@ func TestKillEmbed(t *testing.T) {
 	embed := func(env ...string) *exec.Cmd {
 		return cli(t, env, "embed", "--model", model, "--input", input, "--output", out, "--threads", "1")
 	}
-	// At the deterministic point: the output is complete in its temporary.
-	cmd := embed("BERTSERVE_TEST_CRASH_AT=" + atomicfile.PointFileWritten)
-	cmd.Run()
-	if !killed(cmd) {
-		t.Fatal("embed was not killed at the crash point")
-	}
-	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a killed embed left %s: %v", out, err)
-	}
-	if left := temporaries(tmp, "emb.npy"); len(left) == 0 {
-		t.Fatal("the test expects the killed embed to leave its temporary")
+	// At the deterministic points. file-written: the first checkpoint's
+	// manifest is complete in its temporary (the rows are in the partial,
+	// no checkpoint claims them yet), so the next embed starts afresh.
+	// partial-written: the whole output is in its partial, checkpointed,
+	// so the next embed resumes it with nothing left to do.
+	for _, tc := range []struct{ point, want string }{
+		{atomicfile.PointFileWritten, "embedded 300 rows (dim"},
+		{atomicfile.PointPartialWritten, "300 kept from the partial output, 0 embedded now"},
+	} {
+		cmd := embed("BERTSERVE_TEST_CRASH_AT=" + tc.point)
+		cmd.Run()
+		if !killed(cmd) {
+			t.Fatalf("embed was not killed at the crash point %s", tc.point)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: a killed embed left %s: %v", tc.point, out, err)
+		}
+		if _, err := os.Stat(atomicfile.PartialPath(out)); err != nil {
+			t.Fatalf("%s: the killed embed should leave its resumable partial: %v", tc.point, err)
+		}
+		o, err := embed().CombinedOutput()
+		if err != nil {
+			t.Fatalf("embed after the kill at %s: %v\n%s", tc.point, err, o)
+		}
+		if !strings.Contains(string(o), tc.want) {
+			t.Fatalf("embed after the kill at %s does not say %q:\n%s", tc.point, tc.want, o)
+		}
+		if left := leftovers(tmp, "emb.npy"); len(left) > 0 {
+			t.Fatalf("the next embed did not clean up after the killed one: %v", left)
+		}
+		os.Remove(out)
 	}
 	if o, err := embed().CombinedOutput(); err != nil {
-		t.Fatalf("embed after the kill: %v\n%s", err, o)
-	}
-	if left := temporaries(tmp, "emb.npy"); len(left) > 0 {
-		t.Fatalf("the next embed did not clean up after the killed one: %v", left)
+		t.Fatalf("embed: %v\n%s", err, o)
 	}
 	whole, err := npy.ReadFile(out)
 	if err != nil || whole.Rows != 300 {
@@ -230,9 +248,16 @@ func TestKillEmbed(t *testing.T) {
 	if o, err := embed().CombinedOutput(); err != nil {
 		t.Fatalf("embed: %v\n%s", err, o)
 	}
-	if left := temporaries(tmp, "emb.npy"); len(left) > 0 {
-		t.Fatalf("temporaries left: %v", left)
+	if left := leftovers(tmp, "emb.npy"); len(left) > 0 {
+		t.Fatalf("temporaries or partials left: %v", left)
 	}
+}
+
+// leftovers lists every hidden file of X in dir: its temporaries, its
+// resumable partial and checkpoint, and their temporaries.
+func leftovers(dir, base string) []string {
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"+base+"*"))
+	return left
 }
 
 // temporaries lists X's temporaries in dir (not its resumable partials).

@@ -15,6 +15,9 @@ import (
 const (
 	// PointFileWritten: a file's temporary is complete, not yet renamed.
 	PointFileWritten = "file-written"
+	// PointPartialWritten: a resumable partial output is complete and
+	// synced, not yet renamed onto its final name.
+	PointPartialWritten = "partial-written"
 	// PointDirFilled: a directory's temporary is complete, not yet swapped.
 	PointDirFilled = "dir-filled"
 	// PointDirExchanged: the new directory is in place, the old one sits

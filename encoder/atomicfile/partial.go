@@ -126,7 +126,7 @@ func (p *Partial) Commit() error {
 	if err := p.f.Close(); err != nil {
 		return err
 	}
-	point(PointFileWritten)
+	point(PointPartialWritten)
 	if err := os.Rename(PartialPath(p.path), p.path); err != nil {
 		return err
 	}

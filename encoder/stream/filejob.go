@@ -181,6 +181,15 @@ func (j *Job) embed(ctx context.Context, src *fileSource, snk sink, sum *Summary
 		return fmt.Errorf("%w after %d rows; %d rows are kept in %s: run the same command again to continue from there (--resume=false starts over)",
 			err, sum.Rows, sum.Rows, atomicfile.PartialPath(cps.out))
 	}
+	if cps != nil {
+		// A last checkpoint: killed before the rename below, the next run
+		// finds the whole output resumable and has nothing left to do.
+		pos = src.pos
+		if err := checkpoint(); err != nil {
+			snk.abort()
+			return err
+		}
+	}
 	return snk.finish(sum.Rows)
 }
 
