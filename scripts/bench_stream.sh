@@ -11,8 +11,8 @@
 #                                                total wall time vs an uninterrupted run, sha256
 #
 # Environment: BERTSERVE_CACHE (models), DATA (default ../shared/data), SCRATCH (default
-# /tmp/bertserve-bench-stream; big generated corpora go there), BASE_REV (default 4241a1a^, the
-# last commit before streaming embed), MODEL (default: the MiniLM-shaped test model for
+# /tmp/bertserve-bench-stream; big generated corpora go there), BASE_REV (default: the parent of
+# the commit "encoder: EmbedStream, ...", the last in-memory embed), MODEL (default: the MiniLM-shaped test model for
 # throughput, a 2-layer random BERT built here for memory and resume, whose speed makes fixed
 # costs and any growth stand out), THREADS (default 2). Wrap in `flock /work/bench.lock` on a
 # shared machine.
@@ -22,7 +22,7 @@ what=${1:-throughput}
 CACHE=${BERTSERVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bertserve}
 DATA=${DATA:-../shared/data}
 SCRATCH=${SCRATCH:-/tmp/bertserve-bench-stream}
-BASE_REV=${BASE_REV:-4241a1a^}
+BASE_REV=${BASE_REV:-$(git log --format=%h -1 --grep="^encoder: EmbedStream, the streaming core")^}
 THREADS=${THREADS:-2}
 SST2=$DATA/sst2-glue/train.tsv
 mkdir -p "$SCRATCH"
