@@ -40,6 +40,29 @@
 // fixed order, whatever the number of cores. Train takes a context for
 // cancellation and calls a progress function after every epoch.
 //
+// # Training inside the encoder
+//
+// TrainTail trains the head together with the encoder's top N layers on
+// hidden states cached below them (Sequences: the real tokens of each
+// text only, so attention needs no padding mask). Config "tune": "lora"
+// adds LoRA branches (rank lora_rank, scale lora_alpha/lora_rank, dropout
+// lora_dropout on the branch input, A Kaiming-uniform, B zero, as PEFT)
+// to lora_targets (query, key, value, attention.output, intermediate,
+// output) and freezes everything else; "top" unfreezes the layers, with
+// layer_lr_decay (the layer j levels below the head at decay^j of lr) and
+// unfreeze "gradual" (the top layer in epoch 1, one more each epoch).
+// Layers run in internal/nn (post-LN BERT/RoBERTa/DistilBERT layout and
+// pre-LN USE-lite layout, exact or tanh GELU or ReLU, BERT's hidden and
+// attention-probability dropout): a batch's tokens are packed into one
+// [ΣT, H] matrix for the projections and the FFN, attention runs per
+// sequence and head. The trained Model holds the merged tail (LoRA
+// folded into W), saved as tail.layer.{j}.* in head.safetensors; Tail()
+// gives it to models/ for tail.onnx, EmbedSeq runs it in Go. Checks: a
+// finite-difference test for every operation and whole layers with LoRA
+// (float64), and scripts/tune_reference.py's PyTorch step (loss, every
+// trainable gradient, the AdamW update) matched within 2e-6 relative for
+// a small BERT (post- and pre-LN) and all-MiniLM-L6-v2's top layer.
+//
 // # Speed
 //
 // On two cores of an x86-64 server (AVX2/FMA kernels in internal/nn): an

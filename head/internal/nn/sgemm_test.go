@@ -120,3 +120,40 @@ func TestDotAxpy(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSgemmLayerShapes times the products of one encoder-layer
+// training step at MiniLM's shapes (1280 = 32 texts × 40 tokens; H 384,
+// I 1536): forward x·Wᵀ, and the weight gradient dyᵀ·x. Compare with
+// OpenBLAS by scripts/bench_tune.sh (same shapes, same run).
+func BenchmarkSgemmLayerShapes(b *testing.B) {
+	for _, s := range []struct {
+		m, n, k int
+		tA, tB  bool
+	}{{1280, 384, 384, false, true}, {1280, 1536, 384, false, true}, {1280, 384, 1536, false, true},
+		{384, 384, 1280, true, false}, {1536, 384, 1280, true, false}, {1280, 384, 384, false, false}} {
+		m, n, k := s.m, s.n, s.k
+		a, bb, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		Uniform(NewRNG(1), a, 1)
+		Uniform(NewRNG(2), bb, 1)
+		ta, tb := blas.NoTrans, blas.NoTrans
+		lda, ldb := k, n
+		if s.tA {
+			ta, lda = blas.Trans, m
+		}
+		if s.tB {
+			tb, ldb = blas.Trans, k
+		}
+		for _, name := range []string{"gonum", "auto"} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d-tA%v-tB%v", name, m, n, k, s.tA, s.tB), func(b *testing.B) {
+				f := impl.Sgemm
+				if name == "auto" {
+					f = gemm32
+				}
+				for i := 0; i < b.N; i++ {
+					f(ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}
