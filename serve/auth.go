@@ -41,11 +41,11 @@ func BearerAuth(cfg BearerAuthConfig) echo.MiddlewareFunc {
 				if cfg.DisabledMessage == "" {
 					return next(c)
 				}
-				return newError(http.StatusForbidden, ErrAuth, "%s", cfg.DisabledMessage)
+				return newError(http.StatusForbidden, ErrValidation, "%s", cfg.DisabledMessage)
 			}
 			given, ok := bearerToken(c.Request())
 			if !ok {
-				return newError(http.StatusUnauthorized, ErrAuth,
+				return newError(http.StatusUnauthorized, ErrValidation,
 					"missing %s: send the header 'Authorization: Bearer <%s>'", what, what)
 			}
 			sum := sha256.Sum256([]byte(given))
@@ -54,7 +54,7 @@ func BearerAuth(cfg BearerAuthConfig) echo.MiddlewareFunc {
 				match |= subtle.ConstantTimeCompare(sum[:], sums[i][:])
 			}
 			if match != 1 {
-				return newError(http.StatusUnauthorized, ErrAuth, "wrong %s", what)
+				return newError(http.StatusUnauthorized, ErrValidation, "wrong %s", what)
 			}
 			return next(c)
 		}

@@ -23,6 +23,14 @@ type Embedder interface {
 	Info() ModelInfo
 }
 
+// TokenEmbedder is an Embedder that also embeds token ids as given (no
+// special tokens added, nothing truncated), in the model's vocabulary of
+// ModelInfo.VocabSize ids. The server uses it for token-id inputs and for
+// left truncation; without it those requests are refused with 422.
+type TokenEmbedder interface {
+	EmbedIDs(ctx context.Context, ids [][]int64) (*Embeddings, error)
+}
+
 // Embeddings is what Embed returns.
 type Embeddings struct {
 	// Vectors[i] is the embedding of texts[i].
@@ -56,6 +64,8 @@ type ModelInfo struct {
 	Dim       int
 	MaxLength int
 	Pooling   string
+	// VocabSize is the number of token ids (0: unknown, ids unchecked).
+	VocabSize int
 	// Normalized is true when Embed already returns L2-normalised vectors.
 	// The server normalises on its own where a request or a head asks for
 	// it, so an encoder opened without normalisation serves both.
@@ -75,6 +85,14 @@ type Head interface {
 	PredictProba(x [][]float32) ([][]float64, error)
 	// Describe returns what GET /v1/heads/{name} shows.
 	Describe() HeadInfo
+}
+
+// LogitHead is a Head that also gives its raw scores (logits, before the
+// softmax), for function_to_apply "none" and "sigmoid" and TEI's
+// raw_scores. Heads without it answer those from log-probabilities, which
+// equal the logits up to a constant per input.
+type LogitHead interface {
+	PredictLogits(x [][]float32) ([][]float64, error)
 }
 
 // HeadInfo is a head's metadata as the API shows it.

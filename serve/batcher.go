@@ -16,6 +16,10 @@ type BatcherConfig struct {
 	// EmbedNeeds, when set, is called instead for a batch in which some
 	// request needs tail outputs, with each text's Need.
 	EmbedNeeds func(ctx context.Context, texts []string, needs []Need) (*Embeddings, error)
+	// EmbedIDs, when set, is called with the merged token-id inputs of one
+	// batch (requests submitted with SubmitIDs), in the same batch as the
+	// texts: a batch with both makes one call of each.
+	EmbedIDs func(ctx context.Context, ids [][]int64) (*Embeddings, error)
 	// MaxBatchTokens bounds the tokens of one batch; a request that alone
 	// exceeds it runs alone. Default 16384.
 	MaxBatchTokens int
@@ -109,6 +113,7 @@ const (
 type batchItem struct {
 	ctx      context.Context
 	texts    []string
+	ids      [][]int64 // instead of texts, for SubmitIDs
 	tokens   int
 	enqueued time.Time
 	state    atomic.Int32
@@ -116,6 +121,9 @@ type batchItem struct {
 	ticket   *Ticket
 	need     Need
 }
+
+// n is the number of inputs of the item.
+func (it *batchItem) n() int { return len(it.texts) + len(it.ids) }
 
 // taken is called when a worker receives the item from the queue.
 func (it *batchItem) taken() *batchItem {
@@ -190,6 +198,16 @@ func (t *Ticket) SubmitNeed(ctx context.Context, texts []string, tokens int, nee
 	return t.b.submit(ctx, texts, tokens, t, need)
 }
 
+// SubmitIDs is Submit for token-id inputs (BatcherConfig.EmbedIDs); they
+// get the base output only.
+func (t *Ticket) SubmitIDs(ctx context.Context, ids [][]int64, tokens int) (*BatchResult, error) {
+	if t.b.cfg.EmbedIDs == nil {
+		t.Cancel()
+		return nil, errors.New("this encoder does not take token ids")
+	}
+	return t.b.submitItem(ctx, &batchItem{ids: ids, tokens: tokens, need: baseOnly}, t)
+}
+
 // Submit queues texts (tokens is their total token count, used for the
 // batch budget) and waits for their vectors or for ctx to end.
 func (b *Batcher) Submit(ctx context.Context, texts []string, tokens int) (*BatchResult, error) {
@@ -197,10 +215,14 @@ func (b *Batcher) Submit(ctx context.Context, texts []string, tokens int) (*Batc
 }
 
 func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Ticket, need Need) (*BatchResult, error) {
+	return b.submitItem(ctx, &batchItem{texts: texts, tokens: tokens, need: need}, t)
+}
+
+func (b *Batcher) submitItem(ctx context.Context, it *batchItem, t *Ticket) (*BatchResult, error) {
 	if t != nil {
 		defer t.Cancel() // covers every early return
 	}
-	if len(texts) == 0 {
+	if it.n() == 0 {
 		return &BatchResult{}, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -208,7 +230,7 @@ func (b *Batcher) submit(ctx context.Context, texts []string, tokens int, t *Tic
 	}
 	// An announced request stays counted until a worker takes it off the
 	// queue, so a worker never sees it neither queued nor expected.
-	it := &batchItem{ctx: ctx, texts: texts, tokens: tokens, enqueued: time.Now(), done: make(chan batchReply, 1), ticket: t, need: need}
+	it.ctx, it.enqueued, it.done, it.ticket = ctx, time.Now(), make(chan batchReply, 1), t
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -333,10 +355,12 @@ func (b *Batcher) run(batch []*batchItem) {
 		return
 	}
 	var texts []string
+	var ids [][]int64
 	var needs []Need
 	tokens, tailed := 0, false
 	for _, it := range live {
 		texts = append(texts, it.texts...)
+		ids = append(ids, it.ids...)
 		tokens += it.tokens
 		tailed = tailed || it.need.hasTails()
 	}
@@ -361,48 +385,87 @@ func (b *Batcher) run(batch []*batchItem) {
 		})
 	}
 	start := time.Now()
-	res, err := b.safeEmbed(ctx, texts, needs)
+	var res, idRes *Embeddings
+	var err error
+	if len(texts) > 0 {
+		res, err = b.safeEmbed(ctx, texts, needs)
+	}
+	if err == nil && len(ids) > 0 {
+		idRes, err = b.safeEmbedIDs(ctx, ids)
+	}
 	wall := time.Since(start)
 	for _, stop := range stops {
 		stop()
 	}
 	cancel()
 
-	stats := BatchStats{Requests: len(live), Texts: len(texts), Tokens: tokens, Wall: wall, Inference: wall, Err: err}
+	n := len(texts) + len(ids)
+	stats := BatchStats{Requests: len(live), Texts: n, Tokens: tokens, Wall: wall, Inference: wall, Err: err}
 	if err == nil {
-		stats.Tokenize = res.TokenizeTime
-		if res.InferenceTime > 0 {
-			stats.Inference = res.InferenceTime
+		var inference time.Duration
+		for _, r := range []*Embeddings{res, idRes} {
+			if r != nil {
+				stats.Tokenize += r.TokenizeTime
+				inference += r.InferenceTime
+			}
+		}
+		if inference > 0 {
+			stats.Inference = inference
 		}
 	}
 	if b.cfg.Observe != nil {
 		b.cfg.Observe(stats)
 	}
 
-	off := 0
+	off, idOff := 0, 0
 	for _, it := range live {
-		n := len(it.texts)
 		if err != nil {
 			it.done <- batchReply{err: err}
 			continue
 		}
+		src, at, k := res, &off, len(it.texts)
+		if it.ids != nil {
+			src, at, k = idRes, &idOff, len(it.ids)
+		}
+		lo := *at
 		r := &BatchResult{
-			Vectors:       res.Vectors[off : off+n : off+n],
+			Vectors:       src.Vectors[lo : lo+k : lo+k],
 			QueueTime:     start.Sub(it.enqueued),
 			TokenizeTime:  stats.Tokenize,
 			InferenceTime: stats.Inference,
 			BatchRequests: len(live),
-			BatchTexts:    len(texts),
+			BatchTexts:    n,
 		}
-		if len(res.TokenCounts) == len(texts) {
-			r.TokenCounts = res.TokenCounts[off : off+n : off+n]
+		if len(src.TokenCounts) == len(src.Vectors) {
+			r.TokenCounts = src.TokenCounts[lo : lo+k : lo+k]
 		}
-		if len(res.Tails) == len(texts) {
-			r.Tails = res.Tails[off : off+n : off+n]
+		if len(src.Tails) == len(src.Vectors) {
+			r.Tails = src.Tails[lo : lo+k : lo+k]
 		}
 		it.done <- batchReply{res: r}
-		off += n
+		*at += k
 	}
+}
+
+// safeEmbedIDs is safeEmbed for the token-id lane.
+func (b *Batcher) safeEmbedIDs(ctx context.Context, ids [][]int64) (res *Embeddings, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("encoder panicked: %v", p)
+		}
+	}()
+	res, err = b.cfg.EmbedIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil || len(res.Vectors) != len(ids) {
+		got := 0
+		if res != nil {
+			got = len(res.Vectors)
+		}
+		return nil, fmt.Errorf("encoder returned %d vectors for %d token-id inputs", got, len(ids))
+	}
+	return res, nil
 }
 
 // safeEmbed calls Embed, turning a panic or a wrong-sized answer into an

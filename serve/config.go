@@ -60,6 +60,17 @@ type Config struct {
 	// tokenize, info, heads, jobs); the admin token is accepted too.
 	APIKey string
 
+	// NoAutoTruncate turns TEI's auto-truncation off: an input over the
+	// model's maximum length is then a 413 unless its request says
+	// "truncate": true. By default (false) over-long inputs are cut, as
+	// TEI's --auto-truncate does, and counted in
+	// bertserve_truncated_inputs_total.
+	NoAutoTruncate bool
+	// DefaultHead is the head that POST /, POST /predict and /v1/classify
+	// without a head use. Empty: the only loaded head, if exactly one is
+	// (with none or several, POST / embeds, as TEI for an embedding model).
+	DefaultHead string
+
 	// ForceHeads serves heads trained on another encoder (or pooling) of
 	// the same dimension, as `--force` does for the CLI.
 	ForceHeads bool

@@ -4,11 +4,14 @@
 //
 // # Routes
 //
-//	POST   /v1/classify            {"inputs": "text" | [...], "head": "sentiment" | "heads": [...], "top_k": 1}
-//	POST   /embed                  Text Embeddings Inference: {"inputs", "normalize", "truncate"} → [[float]]
-//	POST   /v1/embeddings          OpenAI: {"input", "model", "encoding_format": "float"|"base64"}
+//	POST   /v1/classify            the transformers pipeline: {"inputs", "head" | "heads", "top_k", "function_to_apply", "parameters"}
+//	POST   /                       TEI / Hugging Face Inference: classifies with the default head, else embeds (RootTask)
+//	POST   /heads/{name}           Hugging Face Inference text classification with that head: [[{label, score}, ...]] per input
+//	POST   /predict                TEI: the default head, every label; {"inputs": str | [a, b] | [[a], ...], "raw_scores"}
+//	POST   /embed                  TEI: {"inputs", "normalize", "truncate", "truncation_direction", "dimensions"} → [[float]]
+//	POST   /v1/embeddings          OpenAI (also /embeddings): {"input", "model", "encoding_format", "dimensions"}
 //	POST   /tokenize               TEI: {"inputs", "add_special_tokens"} → [[{id, text, special, start, stop}]]
-//	GET    /info /health /ready /metrics
+//	GET    /info /health /ready /metrics   (HEAD too for /health and /ready)
 //	GET    /v1/heads, /v1/heads/{name}   labels, metrics, loss curves
 //	DELETE /v1/heads/{name}              admin
 //	POST   /v1/heads/{name}/train        admin; CSV, TSV, JSON Lines, multipart or JSON → 202 + job id
@@ -16,11 +19,15 @@
 //	DELETE /v1/jobs/{id}                 admin; cancels
 //	GET    /                             the embedded web page
 //
-// Classification answers in the Hugging Face pipeline shape:
-// [{"label","score"}] for one input, a list of those for a list of inputs,
-// and with "heads" an object keyed by head. Each request's texts are
-// embedded once, however many heads it names.
-//
+// Classification answers in the shapes the clients expect: /v1/classify as
+// the pipeline (one {"label","score"} per input without top_k, a list per
+// input with it, an object keyed by head with "heads"); POST / and
+// /heads/{name} as the Inference API (a list per input, all labels unless
+// top_k); /predict as TEI. Each request's texts are embedded once, however
+// many heads it names. Inputs over the model's length are cut by default
+// (Config.NoAutoTruncate turns that off), token-id inputs are embedded as
+// given, and an empty string is refused on every route.
+
 // # Seams
 //
 // The package depends on small interfaces, not on the encoder and head
@@ -45,12 +52,19 @@
 //
 // # Errors
 //
-// Every error is JSON {"error": "...", "error_type": "validation" |
-// "tokenizer" | "overloaded" | "backend" | "auth"}, produced from the one
-// *Error type by the server's error handler: malformed JSON 400, empty
-// inputs 400, too many inputs or too large a body 413, unknown head 404,
-// wrong content type 415, overloaded 429, timeouts 503/504.
-//
+// Every error comes from the one *Error type, written by the server's
+// error handler in the shape of the route's family (errorshape.go): TEI's
+// {"error": "...", "error_type": "Validation" | "Empty" | "Tokenizer" |
+// "Overloaded" | "Backend" | "Unhealthy"} on the TEI and Hugging Face
+// routes, OpenAI's {"error": {"message", "type", "param", "code"}} (plus
+// TEI's "message", "code", "error_type") on /v1, the Open Inference
+// Protocol's {"error": "..."} on /v2. Codes are TEI's: malformed JSON or
+// an empty input 400, well-formed JSON of the wrong shape 422, too many
+// inputs, too large a body or (without truncation) too long an input 413,
+// unknown head 404, wrong content type 415, overloaded 429, a failing
+// model 424, not loaded 503, timeouts 503/504. /v1 turns 413 and 422 into
+// OpenAI's 400.
+
 // # Heads and training
 //
 // The Registry holds the served heads as an immutable map swapped

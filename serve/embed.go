@@ -5,64 +5,128 @@ import (
 	"encoding/binary"
 	"math"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 )
 
 // EmbedRequest is the body of POST /embed, as Text Embeddings Inference.
 type EmbedRequest struct {
+	// Inputs is a text, token ids, or a list of either.
 	Inputs Inputs `json:"inputs"`
 	// Normalize L2-normalises the vectors (default true, as TEI).
 	Normalize *bool `json:"normalize,omitempty"`
-	// Truncate cuts over-long inputs (default false, as TEI: they are a
-	// 413).
+	// Truncate cuts over-long inputs; absent means the server's
+	// --auto-truncate (on by default, as TEI); false makes them a 413.
 	Truncate *bool `json:"truncate,omitempty"`
-	// TruncationDirection must be "right" (or empty) when given.
+	// TruncationDirection is "Right" (default: keep the start) or "Left"
+	// (keep the end).
 	TruncationDirection string `json:"truncation_direction,omitempty"`
 	// PromptName is not supported; it must be empty.
 	PromptName *string `json:"prompt_name,omitempty"`
+	// Dimensions keeps the first Dimensions values of each vector
+	// (Matryoshka), renormalised when Normalize: 1 to the model's size.
+	Dimensions *int `json:"dimensions,omitempty"`
+}
+
+// embedParams are the options /embed, POST / and /v1/embeddings share.
+type embedParams struct {
+	opts       embedOptions
+	normalize  bool
+	dimensions int // 0: the model's own
+}
+
+// parseEmbedParams checks the shared options against the model.
+func (s *Server) parseEmbedParams(m *embedderBox, truncate *bool, direction string, promptName *string, dims *int, normalize *bool) (embedParams, error) {
+	p := embedParams{opts: embedOptions{truncate: s.truncateOption(truncate)}, normalize: normalize == nil || *normalize}
+	left, err := truncationDirection(direction)
+	if err != nil {
+		return p, err
+	}
+	p.opts.left = left
+	if promptName != nil && *promptName != "" {
+		return p, unprocessable("prompt_name is not supported: this model has no prompts; prepend the prompt to the text").withParam("prompt_name")
+	}
+	if dims != nil {
+		if *dims < 1 || *dims > m.info.Dim {
+			return p, unprocessable("dimensions must be between 1 and the model's %d, got %d", m.info.Dim, *dims).withParam("dimensions")
+		}
+		if *dims < m.info.Dim {
+			p.dimensions = *dims
+		}
+	}
+	return p, nil
+}
+
+// finish applies dimensions and normalisation to the encoder's vectors:
+// cut first, then renormalise, as TEI does.
+func (p embedParams) finish(em *embedded) [][]float32 {
+	vecs := em.vectors
+	if p.dimensions > 0 {
+		cut := make([][]float32, len(vecs))
+		for i, v := range vecs {
+			cut[i] = v[:p.dimensions:p.dimensions]
+		}
+		vecs = cut
+	}
+	if p.normalize && (!em.model.info.Normalized || p.dimensions > 0) {
+		vecs = l2normalized(vecs)
+	}
+	return vecs
 }
 
 // handleEmbed answers [[float, ...], ...], one vector per input, also for a
-// single string input (as TEI).
+// single input (as TEI).
 func (s *Server) handleEmbed(c echo.Context) error {
 	var req EmbedRequest
 	if err := decodeJSON(c, s.cfg.PayloadLimit, &req); err != nil {
 		return err
 	}
-	if err := s.checkInputs(req.Inputs, "inputs"); err != nil {
-		return err
-	}
-	if d := strings.ToLower(req.TruncationDirection); d != "" && d != "right" {
-		return unprocessable("truncation_direction %q is not supported; only \"right\" is", req.TruncationDirection)
-	}
-	if req.PromptName != nil && *req.PromptName != "" {
-		return unprocessable("prompt_name is not supported: this model has no prompts; prepend the prompt to the text")
-	}
-	em, err := s.embedTexts(c, req.Inputs.Texts, req.Truncate != nil && *req.Truncate)
+	vecs, em, err := s.embedRequest(c, req)
 	if err != nil {
 		return err
-	}
-	vecs := em.vectors
-	if (req.Normalize == nil || *req.Normalize) && !em.model.info.Normalized {
-		vecs = l2normalized(vecs)
 	}
 	setTimingHeaders(c, em)
 	return c.JSON(http.StatusOK, vecs)
 }
 
+// embedRequest runs an EmbedRequest (from /embed, or POST / in feature
+// extraction).
+func (s *Server) embedRequest(c echo.Context, req EmbedRequest) ([][]float32, *embedded, error) {
+	if err := s.checkInputs(req.Inputs, "inputs"); err != nil {
+		return nil, nil, err
+	}
+	m, err := s.model()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.parseEmbedParams(m, req.Truncate, req.TruncationDirection, req.PromptName, req.Dimensions, req.Normalize)
+	if err != nil {
+		return nil, nil, err
+	}
+	em, err := s.embedInputs(c, req.Inputs, p.opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.finish(em), em, nil
+}
+
 // OpenAIEmbeddingsRequest is the body of POST /v1/embeddings, as OpenAI.
 type OpenAIEmbeddingsRequest struct {
+	// Input is a text, token ids, or a list of either.
 	Input Inputs `json:"input"`
 	// Model is echoed back; any value is accepted, there is one model.
 	Model string `json:"model,omitempty"`
 	// EncodingFormat is "float" (default) or "base64" (little-endian
 	// float32, as the OpenAI clients decode it).
 	EncodingFormat string `json:"encoding_format,omitempty"`
-	// Dimensions, when given, must equal the model's dimension.
+	// Dimensions keeps the first Dimensions values of each vector,
+	// renormalised (1 to the model's size).
 	Dimensions *int   `json:"dimensions,omitempty"`
 	User       string `json:"user,omitempty"`
+	// Truncate and TruncationDirection are TEI's extensions: absent means
+	// --auto-truncate (on by default).
+	Truncate            *bool  `json:"truncate,omitempty"`
+	TruncationDirection string `json:"truncation_direction,omitempty"`
 }
 
 // OpenAIEmbeddingsResponse is the answer of POST /v1/embeddings.
@@ -99,23 +163,21 @@ func (s *Server) handleOpenAIEmbeddings(c echo.Context) error {
 		format = "float"
 	}
 	if format != "float" && format != "base64" {
-		return badRequest("encoding_format must be \"float\" or \"base64\", got %q", req.EncodingFormat)
+		return badRequest("encoding_format must be \"float\" or \"base64\", got %q", req.EncodingFormat).withParam("encoding_format")
 	}
 	m, err := s.model()
 	if err != nil {
 		return err
 	}
-	if req.Dimensions != nil && *req.Dimensions != m.info.Dim {
-		return badRequest("dimensions %d is not available: this model gives %d", *req.Dimensions, m.info.Dim)
-	}
-	em, err := s.embedTexts(c, req.Input.Texts, false)
+	p, err := s.parseEmbedParams(m, req.Truncate, req.TruncationDirection, nil, req.Dimensions, nil)
 	if err != nil {
 		return err
 	}
-	vecs := em.vectors
-	if !em.model.info.Normalized {
-		vecs = l2normalized(vecs)
+	em, err := s.embedInputs(c, req.Input, p.opts)
+	if err != nil {
+		return err
 	}
+	vecs := p.finish(em)
 	resp := OpenAIEmbeddingsResponse{Object: "list", Data: make([]OpenAIEmbedding, len(vecs)),
 		Model: req.Model, Usage: OpenAIUsage{PromptTokens: em.tokens, TotalTokens: em.tokens}}
 	if resp.Model == "" {
@@ -138,56 +200,4 @@ func float32Base64(v []float32) string {
 		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
 	}
 	return base64.StdEncoding.EncodeToString(buf)
-}
-
-// TokenizeRequest is the body of POST /tokenize, as TEI.
-type TokenizeRequest struct {
-	Inputs Inputs `json:"inputs"`
-	// AddSpecialTokens keeps [CLS], [SEP], ... (default true).
-	AddSpecialTokens *bool `json:"add_special_tokens,omitempty"`
-}
-
-// SimpleToken is one token of a /tokenize answer. Start and Stop (byte
-// offsets) are null: the tokenizer does not report offsets.
-type SimpleToken struct {
-	ID      int64  `json:"id"`
-	Text    string `json:"text"`
-	Special bool   `json:"special"`
-	Start   *int   `json:"start"`
-	Stop    *int   `json:"stop"`
-}
-
-// handleTokenize answers [[token, ...], ...], one list per input, without
-// truncation.
-func (s *Server) handleTokenize(c echo.Context) error {
-	var req TokenizeRequest
-	if err := decodeJSON(c, s.cfg.PayloadLimit, &req); err != nil {
-		return err
-	}
-	if err := s.checkInputs(req.Inputs, "inputs"); err != nil {
-		return err
-	}
-	m, err := s.model()
-	if err != nil {
-		return err
-	}
-	special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
-	out := make([][]SimpleToken, len(req.Inputs.Texts))
-	for i, t := range req.Inputs.Texts {
-		toks := m.e.Tokenize(t, 0)
-		list := make([]SimpleToken, 0, len(toks.IDs))
-		for j, id := range toks.IDs {
-			isSpecial := j < len(toks.Special) && toks.Special[j]
-			if isSpecial && !special {
-				continue
-			}
-			text := ""
-			if j < len(toks.Tokens) {
-				text = toks.Tokens[j]
-			}
-			list = append(list, SimpleToken{ID: id, Text: text, Special: isSpecial})
-		}
-		out[i] = list
-	}
-	return c.JSON(http.StatusOK, out)
 }

@@ -11,32 +11,39 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// ErrorType is the machine-readable kind of an API error, as Text
-// Embeddings Inference names them.
+// ErrorType is the machine-readable kind of an API error, spelled as Text
+// Embeddings Inference's server sends them (its OpenAPI document's
+// ErrorType enum): capitalised, and no others.
 type ErrorType string
 
 // The error types a client can see in the "error_type" field.
 const (
-	// ErrValidation: the request was malformed, too large, or named
-	// something that does not exist.
-	ErrValidation ErrorType = "validation"
+	// ErrValidation: the request was malformed, too large, named something
+	// that does not exist, or lacked a valid token.
+	ErrValidation ErrorType = "Validation"
+	// ErrEmpty: the batch, or one of its inputs, was empty (400).
+	ErrEmpty ErrorType = "Empty"
 	// ErrTokenizer: the input could not be tokenized as given.
-	ErrTokenizer ErrorType = "tokenizer"
+	ErrTokenizer ErrorType = "Tokenizer"
 	// ErrOverloaded: the server is at capacity; retry after Retry-After.
-	ErrOverloaded ErrorType = "overloaded"
-	// ErrBackend: the encoder or a head failed, timed out or is not loaded.
-	ErrBackend ErrorType = "backend"
-	// ErrAuth: a token was missing or wrong, or the route is disabled.
-	ErrAuth ErrorType = "auth"
+	ErrOverloaded ErrorType = "Overloaded"
+	// ErrBackend: the encoder or a head failed or timed out (424, as TEI;
+	// 500 for a bug of ours).
+	ErrBackend ErrorType = "Backend"
+	// ErrUnhealthy: the model is not loaded (yet): 503.
+	ErrUnhealthy ErrorType = "Unhealthy"
 )
 
 // Error is the one error type handlers return. The server's error handler
 // writes it as {"error": Message, "error_type": Type} with status Code and,
 // when RetryAfter is set, a Retry-After header.
 type Error struct {
-	Code       int
-	Type       ErrorType
-	Message    string
+	Code    int
+	Type    ErrorType
+	Message string
+	// Param names the request field at fault ("input", "dimensions"), for
+	// OpenAI's error.param; empty when no one field is.
+	Param      string
 	RetryAfter time.Duration
 	// Err is the underlying cause, kept for logs and errors.Is; it is not
 	// sent to the client beyond what Message says.
@@ -56,7 +63,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrorBody is the JSON shape of every error response.
+// ErrorBody is the JSON shape of an error on the Text Embeddings Inference
+// and Hugging Face routes (TEI's ErrorResponse). /v1 routes answer
+// OpenAIErrorBody, /v2 routes OIPErrorBody.
 type ErrorBody struct {
 	Error     string    `json:"error"`
 	ErrorType ErrorType `json:"error_type"`
@@ -99,14 +108,34 @@ func overloaded(retry time.Duration, format string, args ...any) *Error {
 	return e
 }
 
+// emptyInput is TEI's 400 for an empty batch or an empty input.
+func emptyInput(format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, ErrEmpty, format, args...)
+}
+
+// backendError is a failure of the encoder or a head: 424 Failed
+// Dependency, as TEI answers when its model backend fails.
 func backendError(err error, format string, args ...any) *Error {
+	e := newError(http.StatusFailedDependency, ErrBackend, format, args...)
+	e.Err = err
+	return e
+}
+
+// internalError is a bug of ours (a panic, an impossible state): 500.
+func internalError(err error, format string, args ...any) *Error {
 	e := newError(http.StatusInternalServerError, ErrBackend, format, args...)
 	e.Err = err
 	return e
 }
 
+// withParam records the request field an error is about.
+func (e *Error) withParam(p string) *Error {
+	e.Param = p
+	return e
+}
+
 func notReady() *Error {
-	e := newError(http.StatusServiceUnavailable, ErrBackend, "the model is still loading; retry when GET /ready returns 200")
+	e := newError(http.StatusServiceUnavailable, ErrUnhealthy, "the model is still loading; retry when GET /ready returns 200")
 	e.RetryAfter = time.Second
 	e.expected = true
 	return e
@@ -148,7 +177,7 @@ func errorHandler(log func(c echo.Context, err error)) echo.HTTPErrorHandler {
 			return
 		}
 		apiErr := toAPIError(err)
-		if apiErr.Code == http.StatusInternalServerError && log != nil {
+		if (apiErr.Code == http.StatusInternalServerError || apiErr.Code == http.StatusFailedDependency) && log != nil {
 			log(c, err) // a failure of ours; 503/504 are logged as requests
 		}
 		if apiErr.RetryAfter > 0 {
@@ -158,12 +187,12 @@ func errorHandler(log func(c echo.Context, err error)) echo.HTTPErrorHandler {
 		if apiErr.Code == http.StatusUnauthorized {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bertserve"`)
 		}
-		body := ErrorBody{Error: apiErr.Message, ErrorType: apiErr.Type}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(apiErr.Code)
 			return
 		}
-		_ = c.JSON(apiErr.Code, body)
+		code, body := errorResponse(c.Request().URL.Path, apiErr)
+		_ = c.JSON(code, body)
 	}
 }
 
@@ -181,8 +210,6 @@ func toAPIError(err error) *Error {
 		}
 		typ := ErrValidation
 		switch {
-		case he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden:
-			typ = ErrAuth
 		case he.Code == http.StatusTooManyRequests:
 			typ = ErrOverloaded
 		case he.Code >= 500:
@@ -190,5 +217,5 @@ func toAPIError(err error) *Error {
 		}
 		return &Error{Code: he.Code, Type: typ, Message: msg, Err: err}
 	}
-	return backendError(err, "internal error: %v", err)
+	return internalError(err, "internal error: %v", err)
 }

@@ -35,47 +35,61 @@ func TestErrors(t *testing.T) {
 		msg                string
 	}{
 		{"malformed JSON", "POST", "/v1/classify", `{"inputs": "a"`, nil, 400, ErrValidation, "malformed JSON"},
-		{"not an object", "POST", "/v1/classify", `[1,2]`, nil, 400, ErrValidation, "JSON object"},
+		{"not an object", "POST", "/v1/classify", `[1,2]`, nil, 422, ErrValidation, "JSON object"},
 		{"two values", "POST", "/v1/classify", `{"inputs":"a"} {}`, nil, 400, ErrValidation, "more than one"},
 		{"empty body", "POST", "/v1/classify", ``, nil, 400, ErrValidation, "empty"},
-		{"empty inputs", "POST", "/v1/classify", `{"inputs": []}`, nil, 400, ErrValidation, "empty"},
-		{"missing inputs", "POST", "/v1/classify", `{"head": "sentiment"}`, nil, 400, ErrValidation, "missing"},
-		{"inputs of numbers", "POST", "/v1/classify", `{"inputs": [1]}`, nil, 400, ErrValidation, "must be a string"},
-		{"inputs an object", "POST", "/embed", `{"inputs": {}}`, nil, 400, ErrValidation, "an object"},
+		{"empty inputs", "POST", "/v1/classify", `{"inputs": []}`, nil, 400, ErrEmpty, "empty"},
+		{"empty string", "POST", "/embed", `{"inputs": ["a", ""]}`, nil, 400, ErrEmpty, "input 1 is an empty string"},
+		{"empty string openai", "POST", "/v1/embeddings", `{"input": ""}`, nil, 400, ErrEmpty, "input 0 is an empty string"},
+		{"empty ids", "POST", "/embed", `{"inputs": [[]]}`, nil, 400, ErrEmpty, "empty list of token ids"},
+		{"token ids on classify", "POST", "/v1/classify", `{"inputs": [1, 2]}`, nil, 422, ErrValidation, "not token ids"},
+		{"negative token id", "POST", "/embed", `{"inputs": [101, -1]}`, nil, 422, ErrValidation, "token id 1 must be a whole number"},
+		{"token id outside the vocabulary", "POST", "/v1/embeddings", `{"input": [[101, 5000]]}`, nil, 422, ErrValidation, "outside the model's vocabulary of 2000"},
+		{"missing inputs", "POST", "/v1/classify", `{"head": "sentiment"}`, nil, 422, ErrValidation, "missing"},
+		{"inputs an object", "POST", "/embed", `{"inputs": {}}`, nil, 422, ErrValidation, "an object"},
 		{"too many inputs", "POST", "/v1/classify", `{"inputs": ["a","b","c","d"]}`, nil, 413, ErrValidation, "--max-client-batch"},
 		{"body over limit", "POST", "/embed", `{"inputs": "` + strings.Repeat("x", 600) + `"}`, nil, 413, ErrValidation, "--payload-limit"},
 		{"unknown head", "POST", "/v1/classify", `{"inputs": "a", "head": "topic"}`, nil, 404, ErrValidation, `"sentiment"`},
 		{"unknown head in heads", "POST", "/v1/classify", `{"inputs": "a", "heads": ["sentiment", "nope"]}`, nil, 404, ErrValidation, `unknown head "nope"`},
 		{"head and heads", "POST", "/v1/classify", `{"inputs": "a", "head": "x", "heads": ["y"]}`, nil, 400, ErrValidation, "not both"},
-		{"top_k negative", "POST", "/v1/classify", `{"inputs": "a", "top_k": -1}`, nil, 400, ErrValidation, "top_k must be at least 0"},
-		{"top_k a string", "POST", "/v1/classify", `{"inputs": "a", "top_k": "all"}`, nil, 400, ErrValidation, "top_k must be a whole number or null"},
-		{"null input classify", "POST", "/v1/classify", `{"inputs": ["a", null]}`, nil, 400, ErrValidation, "input 1 (counting from 0) must be a string, got null"},
-		{"null input embed", "POST", "/embed", `{"inputs": [null, "a"]}`, nil, 400, ErrValidation, "input 0 (counting from 0) must be a string, got null"},
-		{"null input openai", "POST", "/v1/embeddings", `{"input": ["a", "b", null]}`, nil, 400, ErrValidation, "input 2 (counting from 0) must be a string, got null"},
-		{"null input tokenize", "POST", "/tokenize", `{"inputs": [null]}`, nil, 400, ErrValidation, "input 0 (counting from 0) must be a string, got null"},
-		{"field of the wrong type", "POST", "/v1/classify", `{"inputs": "a", "heads": "x"}`, nil, 400, ErrValidation, `field "heads" must be a list, got a string`},
-		{"truncate not a bool", "POST", "/embed", `{"inputs": "a", "truncate": 1}`, nil, 400, ErrValidation, `field "truncate" must be true or false`},
-		{"train examples not a list", "POST", "/v1/heads/x/train", `{"examples": "a,b"}`, admin, 400, ErrValidation, `field "examples" must be a list of {"text": ..., "label": ...} objects, got a string`},
-		{"train option of the wrong type", "POST", "/v1/heads/x/train", `{"examples": [{"text": "a", "label": "b"}], "epochs": "5"}`, admin, 400, ErrValidation, `"epochs" must be a whole number, got a string`},
+		{"top_k negative", "POST", "/v1/classify", `{"inputs": "a", "top_k": -1}`, nil, 422, ErrValidation, "top_k must be at least 0"},
+		{"top_k a string", "POST", "/v1/classify", `{"inputs": "a", "top_k": "all"}`, nil, 422, ErrValidation, "top_k must be a whole number or null"},
+		{"null input classify", "POST", "/v1/classify", `{"inputs": ["a", null]}`, nil, 422, ErrValidation, "input 1 (counting from 0) must be a string or a list of token ids, got null"},
+		{"null input embed", "POST", "/embed", `{"inputs": [null, "a"]}`, nil, 422, ErrValidation, "input 0 (counting from 0) must be a string or a list of token ids, got null"},
+		{"null input openai", "POST", "/v1/embeddings", `{"input": ["a", "b", null]}`, nil, 422, ErrValidation, "input 2 (counting from 0) must be a string or a list of token ids, got null"},
+		{"null input tokenize", "POST", "/tokenize", `{"inputs": [null]}`, nil, 422, ErrValidation, "input 0 (counting from 0) must be a string or a list of token ids, got null"},
+		{"field of the wrong type", "POST", "/v1/classify", `{"inputs": "a", "heads": "x"}`, nil, 422, ErrValidation, `field "heads" must be a list, got a string`},
+		{"truncate not a bool", "POST", "/embed", `{"inputs": "a", "truncate": 1}`, nil, 422, ErrValidation, `field "truncate" must be true or false`},
+		{"train examples not a list", "POST", "/v1/heads/x/train", `{"examples": "a,b"}`, admin, 422, ErrValidation, `field "examples" must be a list of {"text": ..., "label": ...} objects, got a string`},
+		{"train option of the wrong type", "POST", "/v1/heads/x/train", `{"examples": [{"text": "a", "label": "b"}], "epochs": "5"}`, admin, 422, ErrValidation, `"epochs" must be a whole number, got a string`},
 		{"wrong content type", "POST", "/v1/classify", `{"inputs": "a"}`, []string{"Content-Type", "text/plain"}, 415, ErrValidation, "application/json"},
 		{"no content type", "POST", "/embed", `{"inputs": "a"}`, []string{"Content-Type", ""}, 415, ErrValidation, "application/json"},
-		{"too long without truncate", "POST", "/embed", `{"inputs": "` + long + `"}`, nil, 413, ErrValidation, "truncate"},
-		{"left truncation", "POST", "/embed", `{"inputs": "a", "truncation_direction": "left"}`, nil, 422, ErrValidation, "right"},
+		{"too long without truncate", "POST", "/embed", `{"inputs": "` + long + `", "truncate": false}`, nil, 413, ErrValidation, "truncate"},
+		{"too many ids without truncate", "POST", "/embed", `{"inputs": [` + strings.Repeat("7,", 20) + `7], "truncate": false}`, nil, 413, ErrValidation, "21 token ids"},
+		{"truncation direction", "POST", "/embed", `{"inputs": "a", "truncation_direction": "up"}`, nil, 422, ErrValidation, `"Left" or "Right"`},
+		{"tokenize prompt name", "POST", "/tokenize", `{"inputs": "a", "prompt_name": "query"}`, nil, 422, ErrValidation, "prompt"},
+		{"tokenize token ids", "POST", "/tokenize", `{"inputs": [[1, 2]]}`, nil, 422, ErrValidation, "not token ids"},
+		{"dimensions zero", "POST", "/embed", `{"inputs": "a", "dimensions": 0}`, nil, 422, ErrValidation, "between 1 and the model's 24"},
+		{"function to apply", "POST", "/v1/classify", `{"inputs": "a", "function_to_apply": "relu"}`, nil, 422, ErrValidation, "softmax"},
+		{"function to apply in parameters", "POST", "/heads/sentiment", `{"inputs": "a", "parameters": {"function_to_apply": "tanh"}}`, nil, 422, ErrValidation, "sigmoid"},
+		{"unknown head endpoint", "POST", "/heads/topic", `{"inputs": "a"}`, nil, 404, ErrValidation, `"sentiment"`},
+		{"predict pair", "POST", "/predict", `{"inputs": ["a", "b"]}`, nil, 422, ErrValidation, "sentence pair"},
+		{"predict bad batch", "POST", "/predict", `{"inputs": [["a", "b", "c"]]}`, nil, 422, ErrValidation, "a list of 3"},
+		{"predict empty", "POST", "/predict", `{"inputs": []}`, nil, 400, ErrEmpty, "empty"},
 		{"prompt name", "POST", "/embed", `{"inputs": "a", "prompt_name": "query"}`, nil, 422, ErrValidation, "prompt"},
 		{"openai bad format", "POST", "/v1/embeddings", `{"input": "a", "encoding_format": "hex"}`, nil, 400, ErrValidation, "base64"},
-		{"openai dimensions", "POST", "/v1/embeddings", `{"input": "a", "dimensions": 3}`, nil, 400, ErrValidation, "24"},
-		{"openai token ids", "POST", "/v1/embeddings", `{"input": [[1,2,3]]}`, nil, 400, ErrValidation, "token-id"},
-		{"openai too long", "POST", "/v1/embeddings", `{"input": "` + long + `"}`, nil, 413, ErrValidation, "maximum"},
-		{"tokenize empty", "POST", "/tokenize", `{"inputs": []}`, nil, 400, ErrValidation, "empty"},
+		{"openai dimensions", "POST", "/v1/embeddings", `{"input": "a", "dimensions": 99}`, nil, 422, ErrValidation, "24"},
+		{"openai too long", "POST", "/v1/embeddings", `{"input": "` + long + `", "truncate": false}`, nil, 413, ErrValidation, "maximum"},
+		{"tokenize empty", "POST", "/tokenize", `{"inputs": []}`, nil, 400, ErrEmpty, "empty"},
 		{"no route", "GET", "/nope", nil, nil, 404, ErrValidation, "Not Found"},
 		{"wrong method", "GET", "/v1/classify", nil, nil, 405, ErrValidation, "Method Not Allowed"},
 		{"bad head name", "GET", "/v1/heads/a..b", nil, nil, 400, ErrValidation, "invalid head name"},
 		{"escaped slash in head name", "DELETE", "/v1/heads/..%2Fetc", nil, admin, 400, ErrValidation, "invalid head name"},
 		{"unknown head detail", "GET", "/v1/heads/topic", nil, nil, 404, ErrValidation, "unknown head"},
 		{"delete unknown head", "DELETE", "/v1/heads/topic", nil, admin, 404, ErrValidation, "unknown head"},
-		{"admin without token", "DELETE", "/v1/heads/sentiment", nil, nil, 401, ErrAuth, "Authorization: Bearer"},
-		{"admin with wrong token", "DELETE", "/v1/heads/sentiment", nil, []string{"Authorization", "Bearer nope-nope"}, 401, ErrAuth, "wrong admin token"},
-		{"admin with basic auth", "POST", "/v1/heads/x/train", nil, []string{"Authorization", "Basic YTpi"}, 401, ErrAuth, "missing"},
+		{"admin without token", "DELETE", "/v1/heads/sentiment", nil, nil, 401, ErrValidation, "Authorization: Bearer"},
+		{"admin with wrong token", "DELETE", "/v1/heads/sentiment", nil, []string{"Authorization", "Bearer nope-nope"}, 401, ErrValidation, "wrong admin token"},
+		{"admin with basic auth", "POST", "/v1/heads/x/train", nil, []string{"Authorization", "Basic YTpi"}, 401, ErrValidation, "missing"},
 		{"unknown job", "GET", "/v1/jobs/job-0", nil, nil, 404, ErrValidation, "unknown job"},
 		{"cancel unknown job", "DELETE", "/v1/jobs/job-0", nil, admin, 404, ErrValidation, "unknown job"},
 		{"train bad name", "POST", "/v1/heads/.x/train", "text,label\na,b\n", admin, 400, ErrValidation, "invalid head name"},
@@ -93,23 +107,23 @@ func TestErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := call(t, s.Handler(), tc.method, tc.path, tc.body, tc.headers...)
-			if rec.Code != tc.code {
-				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.code, rec.Body)
+			if want := wantCode(tc.path, tc.code); rec.Code != want {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, want, rec.Body)
 			}
 			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type %q, want JSON", ct)
 			}
-			body := decode[ErrorBody](t, rec)
-			if body.ErrorType != tc.typ {
-				t.Errorf("error_type %q, want %q", body.ErrorType, tc.typ)
+			msg, typ := apiError(t, tc.path, rec)
+			if typ != tc.typ {
+				t.Errorf("error_type %q, want %q", typ, tc.typ)
 			}
-			if !strings.Contains(body.Error, tc.msg) {
-				t.Errorf("error %q does not mention %q", body.Error, tc.msg)
+			if !strings.Contains(msg, tc.msg) {
+				t.Errorf("error %q does not mention %q", msg, tc.msg)
 			}
 			// The API's own words, never Go's.
 			for _, goism := range []string{"serve.", "head.", "[]", "map[", "TrainOptions", "TrainConfig", "float64", "int64", "struct"} {
-				if strings.Contains(body.Error, goism) {
-					t.Errorf("error %q shows Go's %q", body.Error, goism)
+				if strings.Contains(msg, goism) {
+					t.Errorf("error %q shows Go's %q", msg, goism)
 				}
 			}
 			if tc.code == 401 && rec.Header().Get("WWW-Authenticate") == "" {
@@ -131,8 +145,8 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 		if rec.Code != http.StatusForbidden {
 			t.Fatalf("%s %s: status %d, want 403: %s", r.method, r.path, rec.Code, rec.Body)
 		}
-		if b := decode[ErrorBody](t, rec); b.ErrorType != ErrAuth || !strings.Contains(b.Error, "--admin-token") {
-			t.Errorf("%s %s: %+v", r.method, r.path, b)
+		if msg, typ := apiError(t, r.path, rec); typ != ErrValidation || !strings.Contains(msg, "--admin-token") {
+			t.Errorf("%s %s: %s %s", r.method, r.path, typ, msg)
 		}
 	}
 	if _, ok := s.Heads().Get("sentiment"); !ok {
@@ -229,18 +243,19 @@ func TestBackendErrors(t *testing.T) {
 	wrongDim.dim = 7
 	s.Heads().Put("wrongdim", wrongDim)
 
+	// TEI answers 424 Failed Dependency when its model fails.
 	rec := call(t, s.Handler(), "POST", "/v1/classify", `{"inputs": "x", "head": "bad"}`)
-	if b := decode[ErrorBody](t, rec); rec.Code != 500 || b.ErrorType != ErrBackend || !strings.Contains(b.Error, "NaN") {
-		t.Errorf("failing head: %d %+v", rec.Code, b)
+	if msg, typ := apiError(t, "/v1/classify", rec); rec.Code != 424 || typ != ErrBackend || !strings.Contains(msg, "NaN") {
+		t.Errorf("failing head: %d %s %s", rec.Code, typ, msg)
 	}
-	rec = call(t, s.Handler(), "POST", "/v1/classify", `{"inputs": "x", "head": "wrongdim"}`)
-	if b := decode[ErrorBody](t, rec); rec.Code != 500 || !strings.Contains(b.Error, "7-dimensional") {
-		t.Errorf("wrong-dimension head: %d %+v", rec.Code, b)
+	rec = call(t, s.Handler(), "POST", "/heads/wrongdim", `{"inputs": "x"}`)
+	if msg, _ := apiError(t, "/heads/wrongdim", rec); rec.Code != 424 || !strings.Contains(msg, "7-dimensional") {
+		t.Errorf("wrong-dimension head: %d %s", rec.Code, msg)
 	}
 	emb.setErr(errors.New("onnxruntime: out of memory"))
 	rec = call(t, s.Handler(), "POST", "/embed", `{"inputs": "x"}`)
-	if b := decode[ErrorBody](t, rec); rec.Code != 500 || b.ErrorType != ErrBackend || !strings.Contains(b.Error, "out of memory") {
-		t.Errorf("failing encoder: %d %+v", rec.Code, b)
+	if msg, typ := apiError(t, "/embed", rec); rec.Code != 424 || typ != ErrBackend || !strings.Contains(msg, "out of memory") {
+		t.Errorf("failing encoder: %d %s %s", rec.Code, typ, msg)
 	}
 }
 

@@ -32,11 +32,12 @@ type fakeEmbedder struct {
 	normalized bool
 	maxLen     int
 
-	mu     sync.Mutex
-	calls  [][]string
-	err    error
-	block  chan struct{} // when set, Embed waits for it to close
-	onCall func(texts []string)
+	mu      sync.Mutex
+	calls   [][]string
+	idCalls [][][]int64
+	err     error
+	block   chan struct{} // when set, Embed waits for it to close
+	onCall  func(texts []string)
 }
 
 func newFakeEmbedder() *fakeEmbedder { return &fakeEmbedder{maxLen: 16} }
@@ -105,8 +106,40 @@ func (f *fakeEmbedder) Tokenize(text string, maxLen int) Tokens {
 	return t
 }
 
+// EmbedIDs writes the ids into the vector (slot fakeDim-1 holds minus the
+// count, so an id-embedded vector never looks like a text's).
+func (f *fakeEmbedder) EmbedIDs(ctx context.Context, ids [][]int64) (*Embeddings, error) {
+	f.mu.Lock()
+	f.idCalls = append(f.idCalls, slices.Clone(ids))
+	err := f.err
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	res := &Embeddings{Vectors: make([][]float32, len(ids)), TokenCounts: make([]int, len(ids))}
+	for i, row := range ids {
+		v := make([]float32, fakeDim)
+		for j := 0; j < len(row) && j < fakeDim-1; j++ {
+			v[j] = float32(row[j])
+		}
+		v[fakeDim-1] = -float32(len(row))
+		res.Vectors[i] = v
+		res.TokenCounts[i] = len(row)
+	}
+	if f.normalized {
+		res.Vectors = l2normalized(res.Vectors)
+	}
+	return res, nil
+}
+
+func (f *fakeEmbedder) idCallLog() [][][]int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.idCalls)
+}
+
 func (f *fakeEmbedder) Info() ModelInfo {
-	return ModelInfo{Name: "fake-encoder", Digest: "sha256:fake", Dim: fakeDim, MaxLength: f.maxLen,
+	return ModelInfo{Name: "fake-encoder", Digest: "sha256:fake", Dim: fakeDim, MaxLength: f.maxLen, VocabSize: 2000,
 		Pooling: "mean", Normalized: f.normalized, Device: "cpu"}
 }
 
@@ -185,7 +218,7 @@ func (h *fakeHead) PredictProba(x [][]float32) ([][]float64, error) {
 	for i, v := range x {
 		var text string
 		if h.normalize {
-			text = fmt.Sprint(norm(v)) // normalised input: no text to read
+			text = fmt.Sprint(vecNorm(v)) // normalised input: no text to read
 		} else {
 			text = decodeVector(v)
 		}
@@ -200,7 +233,7 @@ func (h *fakeHead) PredictProba(x [][]float32) ([][]float64, error) {
 	return out, nil
 }
 
-func norm(v []float32) float64 {
+func vecNorm(v []float32) float64 {
 	var s float64
 	for _, x := range v {
 		s += float64(x) * float64(x)
@@ -376,3 +409,31 @@ func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// apiError reads an error answer in whichever shape its route family uses
+// (TEI, OpenAI or the Open Inference Protocol) and checks the shape.
+func apiError(t testing.TB, path string, rec *httptest.ResponseRecorder) (msg string, typ ErrorType) {
+	t.Helper()
+	switch routeFamily(path) {
+	case "openai":
+		b := decode[OpenAIErrorBody](t, rec)
+		if b.Error.Message == "" || b.Error.Type == "" || b.Message != b.Error.Message || b.Code != rec.Code {
+			t.Errorf("%s: OpenAI error body %s is not complete", path, rec.Body)
+		}
+		return b.Error.Message, b.ErrorType
+	case "oip":
+		b := decode[OIPErrorBody](t, rec)
+		return b.Error, ""
+	}
+	b := decode[ErrorBody](t, rec)
+	return b.Error, b.ErrorType
+}
+
+// wantCode is the status a route family answers for an error that TEI
+// answers with code: OpenAI's routes say 400 where TEI says 413 or 422.
+func wantCode(path string, code int) int {
+	if routeFamily(path) == "openai" && (code == 413 || code == 422) {
+		return 400
+	}
+	return code
+}

@@ -43,15 +43,24 @@ func (f *JSONFloat) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Inputs is the "inputs" field of TEI and pipeline requests: one string or
-// a list of strings. Single remembers which, because the response shape
-// follows it.
+// Inputs is the "inputs" field of TEI and pipeline requests (OpenAI's
+// "input"): one string or a list of strings, and on the embedding routes
+// token ids in the model's vocabulary as well, as TEI's InputType: [int]
+// is one input, [[int], ...] a batch, and a batch may mix strings and id
+// lists. Single remembers whether one input came without a list, because
+// the response shape follows it.
 type Inputs struct {
-	Texts  []string
+	Texts []string
+	// IDs[i] holds input i's token ids when it was given as ids (Texts[i]
+	// is then ""); IDs is nil when every input is text.
+	IDs    [][]int64
 	Single bool
 	// Set is true when the field was present and not null.
 	Set bool
 }
+
+// HasIDs reports whether any input was given as token ids.
+func (in Inputs) HasIDs() bool { return in.IDs != nil }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (in *Inputs) UnmarshalJSON(b []byte) error {
@@ -72,20 +81,57 @@ func (in *Inputs) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &list); err != nil {
 			return err
 		}
-		texts := make([]string, len(list))
-		for i, raw := range list {
-			if kindOf(raw) != "a string" {
-				return fmt.Errorf("input %d (counting from 0) must be a string, got %s (token-id inputs are not supported)", i, kindOf(raw))
+		if len(list) > 0 && kindOf(list[0]) == "a number" {
+			// [101, 7592, 102]: one input of token ids.
+			ids, err := parseIDs(b, "the input")
+			if err != nil {
+				return err
 			}
-			if err := json.Unmarshal(raw, &texts[i]); err != nil {
-				return fmt.Errorf("input %d must be a string, got %s (token-id inputs are not supported)", i, kindOf(raw))
+			*in = Inputs{Texts: []string{""}, IDs: [][]int64{ids}, Single: true, Set: true}
+			return nil
+		}
+		out := Inputs{Texts: make([]string, len(list)), Set: true}
+		for i, raw := range list {
+			switch kindOf(raw) {
+			case "a string":
+				if err := json.Unmarshal(raw, &out.Texts[i]); err != nil {
+					return fmt.Errorf("input %d (counting from 0) must be a string: %v", i, err)
+				}
+			case "a list":
+				ids, err := parseIDs(raw, fmt.Sprintf("input %d (counting from 0)", i))
+				if err != nil {
+					return err
+				}
+				if out.IDs == nil {
+					out.IDs = make([][]int64, len(list))
+				}
+				out.IDs[i] = ids
+			default:
+				return fmt.Errorf("input %d (counting from 0) must be a string or a list of token ids, got %s", i, kindOf(raw))
 			}
 		}
-		*in = Inputs{Texts: texts, Set: true}
+		*in = out
 		return nil
 	default:
-		return fmt.Errorf("the input must be a string or a list of strings, got %s", kindOf(b))
+		return fmt.Errorf("the input must be a string, a list of strings or a list of token ids, got %s", kindOf(b))
 	}
+}
+
+// parseIDs reads a JSON list of token ids: whole numbers from 0 up.
+func parseIDs(b []byte, what string) ([]int64, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("%s must be a list of token ids: %v", what, err)
+	}
+	ids := make([]int64, len(list))
+	for j, raw := range list {
+		v, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("%s: token id %d must be a whole number from 0 up, got %s", what, j, clip(string(raw)))
+		}
+		ids[j] = v
+	}
+	return ids, nil
 }
 
 func kindOf(raw []byte) string {
@@ -226,14 +272,15 @@ func unmarshalBody(data []byte, v any) error {
 		case errors.As(err, &syn):
 			return badRequest("malformed JSON at byte %d: %v", syn.Offset, err)
 		case errors.As(err, &typ):
+			// Well-formed JSON of the wrong shape: 422, as TEI (axum) answers.
 			if f := jsonFieldPath(typ.Field); f != "" {
-				return badRequest("field %q must be %s, got %s", f, jsonKind(typ.Type), jsonValueKind(typ.Value))
+				return unprocessable("field %q must be %s, got %s", f, jsonKind(typ.Type), jsonValueKind(typ.Value)).withParam(f)
 			}
-			return badRequest("the body must be a JSON object, got %s", jsonValueKind(typ.Value))
+			return unprocessable("the body must be a JSON object, got %s", jsonValueKind(typ.Value))
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return badRequest("malformed JSON: the body ends in the middle of a value")
 		default:
-			return badRequest("invalid request: %v", err)
+			return unprocessable("invalid request: %v", err)
 		}
 	}
 	if dec.More() {

@@ -78,14 +78,14 @@ func TestConcurrentRequestsGetTheirOwnResults(t *testing.T) {
 				errs <- fmt.Errorf("client %d /v1/classify: %d %s %v", i, code, body, err)
 				return
 			}
-			var rows [][]LabelScore
+			var rows []LabelScore // the pipeline's one {label, score} per input
 			if err := json.Unmarshal(body, &rows); err != nil || len(rows) != len(texts) {
 				errs <- fmt.Errorf("client %d: %d rows for %d texts (%v)", i, len(rows), len(texts), err)
 				return
 			}
 			for j, row := range rows {
-				if want := labels[labelIndex(texts[j], len(labels))]; row[0].Label != want {
-					errs <- fmt.Errorf("client %d text %d: label %s, want %s", i, j, row[0].Label, want)
+				if want := labels[labelIndex(texts[j], len(labels))]; row.Label != want {
+					errs <- fmt.Errorf("client %d text %d: label %s, want %s", i, j, row.Label, want)
 					return
 				}
 			}

@@ -22,6 +22,7 @@ type serverMetrics struct {
 	batchTokens   *histogramVec
 	embedded      *counterVec
 	batchErrors   *counterVec
+	truncated     *counterVec
 }
 
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -48,9 +49,11 @@ func newServerMetrics(queueDepth, inFlight, headsLoaded func() float64, jobState
 			"Texts embedded for requests (training jobs not included)."),
 		batchErrors: newCounterVec("bertserve_batch_errors_total",
 			"Encoder calls that failed."),
+		truncated: newCounterVec("bertserve_truncated_inputs_total",
+			"Request inputs cut to the model's maximum length (truncate, or --auto-truncate)."),
 	}
 	for _, c := range []collector{m.requests, m.duration, m.queue, m.tokenize, m.inference,
-		m.batchTexts, m.batchRequests, m.batchTokens, m.embedded, m.batchErrors} {
+		m.batchTexts, m.batchRequests, m.batchTokens, m.embedded, m.batchErrors, m.truncated} {
 		m.reg.register(c)
 	}
 	m.reg.register(newGauge("bertserve_queue_depth", "Requests waiting for an encoder call.", queueDepth))

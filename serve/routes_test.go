@@ -69,17 +69,18 @@ func TestClassifyShapes(t *testing.T) {
 		t.Errorf("last encoder call %q, want one call with [x]", last)
 	}
 
-	// "heads" with one name still answers keyed.
-	rec = call(t, h, "POST", "/v1/classify", map[string]any{"inputs": []string{"x", "y"}, "heads": []string{"sentiment"}})
-	keyed := decode[map[string][][]LabelScore](t, rec)
-	if len(keyed["sentiment"]) != 2 {
+	// "heads" with one name still answers keyed; without top_k a batch
+	// gets one {label, score} per input, as the pipeline.
+	rec = call(t, h, "POST", "/v1/classify", map[string]any{"inputs": []string{"x", "yz"}, "heads": []string{"sentiment"}})
+	keyed := decode[map[string][]LabelScore](t, rec)
+	if got := keyed["sentiment"]; len(got) != 2 || got[0].Label != []string{"neg", "pos"}[labelIndex("x", 2)] || got[0].Score != 0.7 {
 		t.Errorf("keyed single head: %+v", keyed)
 	}
 
 	// Several heads loaded and none named: say which exist.
 	rec = call(t, h, "POST", "/v1/classify", `{"inputs": "x"}`)
-	if b := decode[ErrorBody](t, rec); rec.Code != 400 || !strings.Contains(b.Error, `"sentiment"`) {
-		t.Errorf("ambiguous head: %d %+v", rec.Code, b)
+	if msg, _ := apiError(t, "/v1/classify", rec); rec.Code != 400 || !strings.Contains(msg, `"sentiment"`) {
+		t.Errorf("ambiguous head: %d %s", rec.Code, msg)
 	}
 }
 
@@ -96,12 +97,12 @@ func TestClassifyNormalizesForHeadsThatWantIt(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	for _, v := range unit.seen {
-		if math.Abs(norm(v)-1) > 1e-5 {
-			t.Errorf("normalising head got a vector of norm %g", norm(v))
+		if math.Abs(vecNorm(v)-1) > 1e-5 {
+			t.Errorf("normalising head got a vector of norm %g", vecNorm(v))
 		}
 	}
 	for _, v := range raw.seen {
-		if decodeVector(v) == "" || math.Abs(norm(v)-1) < 1e-3 {
+		if decodeVector(v) == "" || math.Abs(vecNorm(v)-1) < 1e-3 {
 			t.Errorf("raw head got a normalised vector")
 		}
 	}
@@ -114,8 +115,8 @@ func TestClassifyNoHeads(t *testing.T) {
 	t.Parallel()
 	s, _ := testServer(t, nil)
 	rec := call(t, s.Handler(), "POST", "/v1/classify", `{"inputs": "x"}`)
-	if b := decode[ErrorBody](t, rec); rec.Code != 404 || !strings.Contains(b.Error, "bertserve train") {
-		t.Errorf("%d %+v", rec.Code, b)
+	if msg, _ := apiError(t, "/v1/classify", rec); rec.Code != 404 || !strings.Contains(msg, "bertserve train") {
+		t.Errorf("%d %s", rec.Code, msg)
 	}
 }
 
@@ -125,7 +126,7 @@ func TestEmbed(t *testing.T) {
 	h := s.Handler()
 	rec := call(t, h, "POST", "/embed", `{"inputs": "abc"}`)
 	vecs := decode[[][]float32](t, rec)
-	if len(vecs) != 1 || len(vecs[0]) != fakeDim || math.Abs(norm(vecs[0])-1) > 1e-5 {
+	if len(vecs) != 1 || len(vecs[0]) != fakeDim || math.Abs(vecNorm(vecs[0])-1) > 1e-5 {
 		t.Fatalf("default /embed must normalise: %v", vecs)
 	}
 	rec = call(t, h, "POST", "/embed", `{"inputs": ["abc", "de f"], "normalize": false}`)
@@ -134,13 +135,16 @@ func TestEmbed(t *testing.T) {
 		t.Fatalf("raw /embed: %v", vecs)
 	}
 	long := strings.Repeat("w ", 30)
-	rec = call(t, h, "POST", "/embed", map[string]any{"inputs": long, "truncate": true})
-	if rec.Code != 200 || rec.Header().Get("x-compute-tokens") != "16" {
-		t.Errorf("truncated input: %d, x-compute-tokens %s (want 200, 16)", rec.Code, rec.Header().Get("x-compute-tokens"))
+	for _, body := range []map[string]any{{"inputs": long, "truncate": true}, {"inputs": long}} {
+		rec = call(t, h, "POST", "/embed", body)
+		if rec.Code != 200 || rec.Header().Get("x-compute-tokens") != "16" {
+			t.Errorf("%v: %d, x-compute-tokens %s (want 200, 16: truncated, by default too)", body, rec.Code, rec.Header().Get("x-compute-tokens"))
+		}
 	}
-	// An empty string is a valid input.
-	if rec := call(t, h, "POST", "/embed", `{"inputs": ""}`); rec.Code != 200 {
-		t.Errorf("empty string: %d %s", rec.Code, rec.Body)
+	// x-compute-characters counts characters, as TEI, not bytes.
+	rec = call(t, h, "POST", "/embed", `{"inputs": ["héllo", "日本"]}`)
+	if got := rec.Header().Get("x-compute-characters"); got != "7" {
+		t.Errorf("x-compute-characters %s, want 7", got)
 	}
 }
 
@@ -150,8 +154,8 @@ func TestEmbedWithNormalizingEncoder(t *testing.T) {
 	emb.normalized = true
 	s.SetEmbedder(emb)
 	rec := call(t, s.Handler(), "POST", "/embed", `{"inputs": "abc"}`)
-	if v := decode[[][]float32](t, rec); math.Abs(norm(v[0])-1) > 1e-5 {
-		t.Errorf("norm %g", norm(v[0]))
+	if v := decode[[][]float32](t, rec); math.Abs(vecNorm(v[0])-1) > 1e-5 {
+		t.Errorf("norm %g", vecNorm(v[0]))
 	}
 }
 
@@ -180,8 +184,8 @@ func TestOpenAIEmbeddings(t *testing.T) {
 	if fr.Usage.PromptTokens != 7 || fr.Usage.TotalTokens != 7 { // 4 + 3
 		t.Errorf("usage %+v, want 7 tokens", fr.Usage)
 	}
-	if math.Abs(norm(fr.Data[0].Embedding)-1) > 1e-5 {
-		t.Errorf("OpenAI embeddings are normalised; norm %g", norm(fr.Data[0].Embedding))
+	if math.Abs(vecNorm(fr.Data[0].Embedding)-1) > 1e-5 {
+		t.Errorf("OpenAI embeddings are normalised; norm %g", vecNorm(fr.Data[0].Embedding))
 	}
 
 	rec = call(t, h, "POST", "/v1/embeddings", `{"input": "one two", "encoding_format": "base64"}`)
@@ -219,11 +223,12 @@ func TestTokenize(t *testing.T) {
 	if first["text"] != "[CLS]" || first["special"] != true || first["id"] != 101.0 {
 		t.Errorf("first token %v", first)
 	}
-	if second["text"] != "hello" || second["special"] != false || second["start"] != nil {
+	// TEI: the slice of the input and its byte offsets; null for specials.
+	if second["text"] != "Hello" || second["special"] != false || second["start"] != 0.0 || second["stop"] != 5.0 {
 		t.Errorf("second token %v", second)
 	}
-	if _, ok := second["stop"]; !ok {
-		t.Error("the stop field must be present (null)")
+	if v, ok := first["stop"]; !ok || v != nil {
+		t.Error("a special token's stop field must be present and null")
 	}
 	rec = call(t, s.Handler(), "POST", "/tokenize", `{"inputs": ["a b", "c"], "add_special_tokens": false}`)
 	plain := decode[[][]SimpleToken](t, rec)

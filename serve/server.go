@@ -62,6 +62,7 @@ func New(cfg Config) (*Server, error) {
 	s.batcher = NewBatcher(BatcherConfig{
 		Embed:            s.embedBatch,
 		EmbedNeeds:       s.embedBatchNeeds,
+		EmbedIDs:         s.embedIDsBatch,
 		MaxBatchTokens:   cfg.MaxBatchTokens,
 		MaxBatchRequests: cfg.MaxBatchRequests,
 		MaxWait:          cfg.MaxWait,
@@ -210,6 +211,19 @@ func (s *Server) embedBatchNeeds(ctx context.Context, texts []string, needs []Ne
 	return te.EmbedNeeds(ctx, texts, needs)
 }
 
+// embedIDsBatch is the batcher's call for token-id inputs.
+func (s *Server) embedIDsBatch(ctx context.Context, ids [][]int64) (*Embeddings, error) {
+	b := s.embedder.Load()
+	if b == nil {
+		return nil, notReady()
+	}
+	te, ok := b.e.(TokenEmbedder)
+	if !ok {
+		return nil, unprocessable("this encoder does not take token ids; send texts")
+	}
+	return te.EmbedIDs(ctx, ids)
+}
+
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // graceful shutdown.
 func (s *Server) Serve(ln net.Listener) error {
@@ -282,15 +296,25 @@ func (s *Server) newEcho() *echo.Echo {
 		s.routes[path] = true
 	}
 	add(http.MethodGet, "/", s.handlePage)
-	add(http.MethodGet, "/health", s.handleHealth)
-	add(http.MethodGet, "/ready", s.handleReady)
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		add(m, "/health", s.handleHealth)
+		add(m, "/ready", s.handleReady)
+	}
 	add(http.MethodGet, "/metrics", s.handleMetrics)
 	add(http.MethodGet, "/info", s.handleInfo, read)
 
-	add(http.MethodPost, "/v1/classify", s.handleClassify, infer...)
+	// TEI and the Hugging Face Inference API.
+	add(http.MethodPost, "/", s.handleRoot, infer...)
+	add(http.MethodPost, "/invocations", s.handleRoot, infer...) // SageMaker's name for it, as TEI
+	add(http.MethodPost, "/heads/:name", s.handleHeadEndpoint, infer...)
+	add(http.MethodPost, "/predict", s.handlePredict, infer...)
 	add(http.MethodPost, "/embed", s.handleEmbed, infer...)
-	add(http.MethodPost, "/v1/embeddings", s.handleOpenAIEmbeddings, infer...)
 	add(http.MethodPost, "/tokenize", s.handleTokenize, infer...)
+	// OpenAI ("/embeddings": an SDK whose base URL is the server's root).
+	add(http.MethodPost, "/v1/embeddings", s.handleOpenAIEmbeddings, infer...)
+	add(http.MethodPost, "/embeddings", s.handleOpenAIEmbeddings, infer...)
+	// The pipeline, and the heads.
+	add(http.MethodPost, "/v1/classify", s.handleClassify, infer...)
 
 	add(http.MethodGet, "/v1/heads", s.handleListHeads, read)
 	add(http.MethodGet, "/v1/heads/:name", s.handleGetHead, read)
@@ -375,7 +399,7 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 				stack := make([]byte, 8<<10)
 				stack = stack[:runtime.Stack(stack, false)]
 				s.log.Error("handler panicked", "path", clip(c.Request().URL.Path), "panic", fmt.Sprint(p), "stack", string(stack))
-				err = backendError(fmt.Errorf("panic: %v", p), "internal error")
+				err = internalError(fmt.Errorf("panic: %v", p), "internal error")
 			}
 		}()
 		return next(c)

@@ -72,7 +72,7 @@ func TestTrainingOptionsOneDecoder(t *testing.T) {
 		{"invalid value", "/v1/heads/h/train?epochs=0", "text/csv", "text,label\na,p\n", "epochs 0 must be in [1, 10000]"},
 	} {
 		rec := postTrain(t, s, tc.path, tc.ct, tc.body)
-		if rec.Code != http.StatusBadRequest || !strings.Contains(decode[ErrorBody](t, rec).Error, tc.want) {
+		if msg, _ := apiError(t, tc.path, rec); rec.Code != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %d %s, want 400 saying %q", tc.name, rec.Code, rec.Body, tc.want)
 		}
 		if strings.Contains(tc.want, "valid options") && !strings.Contains(rec.Body.String(), "epochs") {

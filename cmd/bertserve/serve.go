@@ -36,6 +36,8 @@ type serveFlags struct {
 	logFormat, logLevel              string
 	force                            bool
 	maxJobs                          int
+	autoTruncate                     bool
+	defaultHead                      string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -57,6 +59,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn, error")
 	fs.BoolVar(&f.force, "force", false, "serve heads trained on another encoder or pooling of the same dimension")
 	fs.IntVar(&f.maxJobs, "max-jobs", 1, "training jobs that run at once")
+	fs.BoolVar(&f.autoTruncate, "auto-truncate", true, "cut inputs over the model's maximum length (as TEI); with --auto-truncate=false they are a 413 unless the request sends \"truncate\": true")
+	fs.StringVar(&f.defaultHead, "default-head", "", "head that POST /, POST /predict and /v1/classify without a head use (default: the only loaded head; with several, POST / embeds)")
 }
 
 func (f *serveFlags) check() error {
@@ -74,6 +78,11 @@ func (f *serveFlags) check() error {
 		}
 		if !c.ok {
 			return usagef("%s must be positive", c.flag)
+		}
+	}
+	if f.defaultHead != "" {
+		if err := serve.ValidateHeadName(f.defaultHead); err != nil {
+			return usagef("--default-head: %v", err)
 		}
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
@@ -156,6 +165,8 @@ func cmdServe(args []string) error {
 		APIKey:                sf.apiKey,
 		ForceHeads:            sf.force,
 		MaxJobs:               sf.maxJobs,
+		NoAutoTruncate:        !sf.autoTruncate,
+		DefaultHead:           sf.defaultHead,
 	})
 	if err != nil {
 		return usagef("%v", err)
@@ -253,6 +264,11 @@ func startServing(srv *serve.Server, enc *encoder.Encoder, modelDir string, back
 	if len(names) == 0 {
 		log.Info("no heads loaded yet: train one with `bertserve train --out " + sf.heads + "/NAME`, or from the page with --admin-token")
 	}
+	if task, head := srv.RootTask(); head != "" {
+		log.Info("POST / and /predict classify", "task", task, "head", head)
+	} else {
+		log.Info("POST / embeds (one head, or --default-head, makes it classify)", "task", task)
+	}
 	return nil
 }
 
@@ -274,10 +290,25 @@ func newEncoderBackend(enc *encoder.Encoder, modelDir string) *encoderBackend {
 		special[id] = true
 	}
 	i := enc.Info()
+	vocab := 0
+	if v, ok := tok.(interface{ VocabSize() int }); ok {
+		vocab = v.VocabSize()
+	}
 	return &encoderBackend{enc: enc, modelDir: modelDir, tok: tok, special: special, info: serve.ModelInfo{
-		Name: i.Name, Digest: i.Digest, Dim: i.Dim, MaxLength: i.MaxLength,
+		Name: i.Name, Digest: i.Digest, Dim: i.Dim, MaxLength: i.MaxLength, VocabSize: vocab,
 		Pooling: i.Pooling, Normalized: i.Normalize, Device: i.Device,
 	}}
+}
+
+// EmbedIDs makes the backend a serve.TokenEmbedder: token-id inputs and
+// left truncation.
+func (b *encoderBackend) EmbedIDs(ctx context.Context, ids [][]int64) (*serve.Embeddings, error) {
+	r, err := b.enc.EmbedIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return &serve.Embeddings{Vectors: r.Vectors, TokenCounts: r.TokenCounts,
+		TokenizeTime: r.TokenizeTime, InferenceTime: r.InferenceTime}, nil
 }
 
 func (b *encoderBackend) Embed(ctx context.Context, texts []string) (*serve.Embeddings, error) {
@@ -413,10 +444,11 @@ func newHeadModel(m *head.Model) *headModel {
 	return &headModel{m: m, info: info}
 }
 
-func (h *headModel) Labels() []string                                { return h.m.Labels() }
-func (h *headModel) Dim() int                                        { return h.m.Dim() }
-func (h *headModel) PredictProba(x [][]float32) ([][]float64, error) { return h.m.PredictProba(x) }
-func (h *headModel) Describe() serve.HeadInfo                        { return h.info }
+func (h *headModel) Labels() []string                                 { return h.m.Labels() }
+func (h *headModel) Dim() int                                         { return h.m.Dim() }
+func (h *headModel) PredictProba(x [][]float32) ([][]float64, error)  { return h.m.PredictProba(x) }
+func (h *headModel) PredictLogits(x [][]float32) ([][]float64, error) { return h.m.PredictLogits(x) }
+func (h *headModel) Describe() serve.HeadInfo                         { return h.info }
 
 // Tail is the key of the head's tail ("" for a plain head): serve runs it
 // on the hidden state below the head's split.
