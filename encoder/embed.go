@@ -206,7 +206,7 @@ func (e *Encoder) embedChunk(ctx context.Context, encs []Encoding, res *Result) 
 		res.Batches++
 		res.PaddedTokens += len(b.Rows) * b.Len
 		for k, i := range b.Rows {
-			if e.opts.Normalize {
+			if e.info.Normalize {
 				Normalize(vecs[k])
 			}
 			res.Vectors[i] = vecs[k]

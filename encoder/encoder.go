@@ -28,7 +28,9 @@ type Options struct {
 	LibPath string
 	// Pooling is auto (default), cls, mean, pooler or model.
 	Pooling string
-	// Normalize L2-normalises every embedding.
+	// Normalize L2-normalises every embedding. Models whose bertserve.json
+	// says "normalize": true (sentence-transformers models with a
+	// Normalize module, such as all-MiniLM-L6-v2) are always normalized.
 	Normalize bool
 	// MaxLength caps tokens per text, special tokens included; 0 takes the
 	// model's own limit (bertserve.json, else config.json, else 512).
@@ -153,7 +155,7 @@ func Open(opts Options) (*Encoder, error) {
 	}
 	sum := sha256.Sum256(model)
 	e := &Encoder{opts: opts, tok: tok, inputs: inputs}
-	e.info = Info{Name: meta.Name, Digest: hex.EncodeToString(sum[:]), Normalize: opts.Normalize, Inputs: inputs}
+	e.info = Info{Name: meta.Name, Digest: hex.EncodeToString(sum[:]), Normalize: opts.Normalize || meta.Normalize, Inputs: inputs}
 
 	for _, in := range inputs {
 		switch in {

@@ -200,6 +200,42 @@ func TestNormalizeAndInfo(t *testing.T) {
 	}
 }
 
+// A model whose manifest says "normalize": true (sentence-transformers'
+// Normalize module) gives unit vectors without Options.Normalize.
+func TestManifestNormalize(t *testing.T) {
+	src := tinyModel(t)
+	dir := t.TempDir()
+	for _, f := range []string{"model.onnx", "tokenizer.json"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bertserve.json"), []byte(`{"name":"st","pooling":"mean","normalize":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := open(t, encoder.Options{ModelDir: dir})
+	if !e.Info().Normalize || e.Info().Pooling != "mean" {
+		t.Fatalf("info = %+v, want mean pooling, normalized", e.Info())
+	}
+	r, err := e.Embed(context.Background(), sentences)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range r.Vectors {
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		if math.Abs(s-1) > 1e-5 {
+			t.Errorf("vector %d has squared norm %g, want 1", i, s)
+		}
+	}
+}
+
 func TestConcurrentEmbed(t *testing.T) {
 	e := open(t, encoder.Options{Pooling: "cls", Threads: 2})
 	want, err := e.Embed(context.Background(), sentences)

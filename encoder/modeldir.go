@@ -17,6 +17,9 @@ type dirMeta struct {
 	MaxLength int    // 0 when unknown
 	Pooling   string // manifest or sentence-transformers pooling, "" when unknown
 	STPooling string // "cls" or "mean" from 1_Pooling/config.json
+	// Normalize is the manifest's "normalize": the model's embeddings are
+	// defined L2-normalized (a sentence-transformers Normalize module).
+	Normalize bool
 }
 
 func readJSON(path string, v any) (bool, error) {
@@ -39,6 +42,7 @@ func readDirMeta(dir string) (dirMeta, error) {
 		Name      string `json:"name"`
 		MaxLength int    `json:"max_length"`
 		Pooling   string `json:"pooling"`
+		Normalize bool   `json:"normalize"`
 	}
 	if ok, err := readJSON(filepath.Join(dir, "bertserve.json"), &man); err != nil {
 		return m, err
@@ -46,7 +50,7 @@ func readDirMeta(dir string) (dirMeta, error) {
 		if man.Name != "" {
 			m.Name = man.Name
 		}
-		m.MaxLength, m.Pooling = man.MaxLength, man.Pooling
+		m.MaxLength, m.Pooling, m.Normalize = man.MaxLength, man.Pooling, man.Normalize
 	}
 	var cfg struct {
 		ModelType  string `json:"model_type"`

@@ -31,6 +31,9 @@ type ImportOptions struct {
 	// apply (Dense, ...), giving the pooled encoder output instead of the
 	// pipeline's embedding.
 	IgnoreExtraModules bool
+	// Description and Packages go into the manifest.
+	Description string
+	Packages    []Package
 }
 
 // Files copied from a Hugging Face folder when present.
@@ -158,6 +161,10 @@ func ImportHF(fromDir, outDir string, opts ImportOptions) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	weightsFile := ""
+	if p := filepath.Join(root, WeightsFile); fileExists(p) {
+		weightsFile = p // one file: kept byte for byte
+	}
 	tok := ""
 	for _, name := range []string{TokenizerJSONFile, VocabFile} {
 		for _, dir := range []string{root, fromDir} {
@@ -187,9 +194,10 @@ func ImportHF(fromDir, outDir string, opts ImportOptions) (*Manifest, error) {
 		files[st.poolingDir+"/config.json"] = filepath.Join(fromDir, filepath.FromSlash(st.poolingDir), "config.json")
 	}
 	spec := DirSpec{
-		Config: cfg, ConfigJSON: cfgJSON, Weights: weights, Tokenizer: tok, Files: files,
+		Config: cfg, ConfigJSON: cfgJSON, Weights: weights, WeightsFile: weightsFile, Tokenizer: tok, Files: files,
 		Name: opts.Name, Source: opts.Source, License: opts.License,
 		Pooling: opts.Pooling, Normalize: st.normalize, MaxLength: opts.MaxLength,
+		Description: opts.Description, Packages: opts.Packages,
 	}
 	if spec.Name == "" {
 		spec.Name = filepath.Base(filepath.Clean(fromDir))

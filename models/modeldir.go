@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bertserve/bertserve/encoder/atomicfile"
+	"github.com/bertserve/bertserve/models/safetensors"
 )
 
 // DirSpec is what WriteModelDir turns into a model directory.
@@ -21,6 +22,11 @@ type DirSpec struct {
 	// Importers pass the original file so nothing in it is lost.
 	ConfigJSON []byte
 	Weights    Weights
+	// WeightsFile is a model.safetensors holding Weights, copied byte for
+	// byte into the directory; "" means Weights are written as float32
+	// safetensors. Either way the directory keeps the real weights under
+	// Hugging Face names for code that trains inside the encoder.
+	WeightsFile string
 	// Tokenizer is the path of a tokenizer.json or vocab.txt to copy.
 	Tokenizer string
 	// Files are more files to copy, by name inside the directory (slash
@@ -37,12 +43,17 @@ type DirSpec struct {
 	// MaxLength is the longest input in tokens; 0 means the position
 	// table's limit (Config.MaxLength).
 	MaxLength int
+	// Description and Packages go into the manifest as they are.
+	Description string
+	Packages    []Package
 }
 
 // WriteModelDir builds the ONNX encoder for spec and writes the model
-// directory: model.onnx, the tokenizer, config.json, the extra files, and
-// last bertserve.json, so a directory with a manifest is complete. Each
-// file is written atomically; an existing directory's files are replaced.
+// directory: model.onnx, model.safetensors (the weights the graph was
+// built from, under Hugging Face names), the tokenizer, config.json, the
+// extra files, and last bertserve.json with the sha256 of every other
+// file, so a directory with a manifest is complete. Each file is written
+// atomically; an existing directory's files are replaced.
 func WriteModelDir(dir string, spec DirSpec) (*Manifest, error) {
 	if spec.Config == nil {
 		return nil, errors.New("model directory spec has no Config")
@@ -95,6 +106,9 @@ func WriteModelDir(dir string, spec DirSpec) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", ModelFile, err)
 	}
+	if err := writeWeights(filepath.Join(dir, WeightsFile), spec); err != nil {
+		return nil, err
+	}
 	if err := copyFile(filepath.Join(dir, tokName), spec.Tokenizer); err != nil {
 		return nil, err
 	}
@@ -119,6 +133,12 @@ func WriteModelDir(dir string, spec DirSpec) (*Manifest, error) {
 	if name == "" {
 		name = filepath.Base(filepath.Clean(dir))
 	}
+	sums := map[string]string{ModelFile: hex.EncodeToString(h.Sum(nil))}
+	for _, rel := range append([]string{WeightsFile, tokName, ConfigFile}, names...) {
+		if sums[rel], err = FileSHA256(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			return nil, err
+		}
+	}
 	m := &Manifest{
 		Format:       ManifestFormat,
 		Name:         name,
@@ -133,11 +153,37 @@ func WriteModelDir(dir string, spec DirSpec) (*Manifest, error) {
 		Tokenizer:    tokName,
 		Inputs:       built.Inputs,
 		Outputs:      built.Outputs,
+		Description:  spec.Description,
+		DType:        "float32",
+		Builder:      BuilderVersion,
+		Packages:     spec.Packages,
+		Files:        sums,
 	}
 	if err := WriteManifest(dir, m); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// writeWeights puts the weights at dst: spec.WeightsFile copied verbatim
+// (nothing to do when it already is dst), else spec.Weights as float32
+// safetensors.
+func writeWeights(dst string, spec DirSpec) error {
+	if spec.WeightsFile != "" {
+		if a, err := os.Stat(spec.WeightsFile); err == nil {
+			if b, err := os.Stat(dst); err == nil && os.SameFile(a, b) {
+				return nil
+			}
+		}
+		if err := copyFile(dst, spec.WeightsFile); err != nil {
+			return fmt.Errorf("copying the weights: %w", err)
+		}
+		return nil
+	}
+	if err := safetensors.WriteFile(dst, spec.Weights, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("writing %s: %w", WeightsFile, err)
+	}
+	return nil
 }
 
 // tokenizerName is the name a tokenizer file gets in a model directory.

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bertserve/bertserve/models/safetensors"
 )
 
 func writeFile(t testing.TB, path, content string) string {
@@ -34,10 +36,19 @@ func TestWriteModelDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sums := map[string]string{}
+	for _, f := range []string{ModelFile, WeightsFile, TokenizerJSONFile, ConfigFile, "1_Pooling/config.json"} {
+		sum, err := FileSHA256(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[f] = sum
+	}
 	want := &Manifest{
 		Format: ManifestFormat, Name: "out", Source: "random:seed=1", License: "apache-2.0",
 		Architecture: "distilbert", SHA256: m.SHA256, Dim: 32, Pooling: "cls", MaxLength: 128,
 		Tokenizer: "tokenizer.json", Inputs: []string{InputIDs, InputMask}, Outputs: []string{OutputHidden},
+		DType: "float32", Builder: BuilderVersion, Files: sums,
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("manifest\n%+v\nwant\n%+v", m, want)
@@ -52,6 +63,20 @@ func TestWriteModelDir(t *testing.T) {
 	if err := read.Verify(dir); err != nil {
 		t.Fatal(err)
 	}
+	// The weights the graph was built from are kept, under their names.
+	st, err := safetensors.ReadFile(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st.Tensors, RandomWeights(cfg, 1)) {
+		t.Error("model.safetensors does not hold the weights the directory was built from")
+	}
+	// A changed file is caught by Verify, naming it.
+	writeFile(t, filepath.Join(dir, "1_Pooling", "config.json"), `{"pooling_mode_mean_tokens": true}`)
+	if err := read.Verify(dir); err == nil || !strings.Contains(err.Error(), "config.json has sha256") {
+		t.Errorf("Verify after editing 1_Pooling/config.json: %v", err)
+	}
+	writeFile(t, filepath.Join(dir, "1_Pooling", "config.json"), `{"pooling_mode_cls_token": true}`)
 	for _, f := range []string{ModelFile, TokenizerJSONFile, ConfigFile, "1_Pooling/config.json", ManifestFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)

@@ -32,26 +32,99 @@ type NodeInfo struct {
 	Inputs    []string
 	Outputs   []string
 	AttrNames []string
+	// Attrs are the attributes with their values, in file order.
+	Attrs []AttrInfo
 }
 
-// TensorInfo is an initializer as Inspect reads it. Raw aliases the input
-// bytes; it is nil for tensors stored in typed fields (float_data, ...) or
-// externally.
+// TensorInfo is an initializer (or a tensor attribute) as Inspect reads
+// it. Raw aliases the input bytes; tensors stored in typed fields keep
+// their values in FloatData, Int64Data or Int32Data instead. External is
+// true when the data lives in a separate file (data_location EXTERNAL),
+// which Inspect does not follow.
 type TensorInfo struct {
-	Name string
-	Type DataType
-	Dims []int64
-	Raw  []byte
+	Name      string
+	Type      DataType
+	Dims      []int64
+	Raw       []byte
+	FloatData []float32
+	Int64Data []int64
+	Int32Data []int32
+	External  bool
 }
 
-// Floats decodes Raw as little-endian float32 values.
-func (t TensorInfo) Floats() ([]float32, error) {
-	if t.Type != Float || len(t.Raw)%4 != 0 {
-		return nil, fmt.Errorf("tensor %q: %s with %d raw bytes is not float32 data", t.Name, t.Type, len(t.Raw))
+// NumElements is the product of Dims (1 for a scalar).
+func (t TensorInfo) NumElements() int64 {
+	n := int64(1)
+	for _, d := range t.Dims {
+		n *= d
 	}
-	out := make([]float32, len(t.Raw)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Raw[4*i:]))
+	return n
+}
+
+// Floats returns the values of a float32 tensor, from raw_data or
+// float_data.
+func (t TensorInfo) Floats() ([]float32, error) {
+	if t.External {
+		return nil, fmt.Errorf("tensor %q is stored in an external data file, which bertserve does not read; save the model with its weights inside the .onnx file (onnx.save(model, path, save_as_external_data=False))", t.Name)
+	}
+	if t.Type != Float {
+		return nil, fmt.Errorf("tensor %q is %s, not float32", t.Name, t.Type)
+	}
+	var out []float32
+	switch {
+	case t.Raw != nil:
+		if len(t.Raw)%4 != 0 {
+			return nil, fmt.Errorf("tensor %q: %d raw bytes is not float32 data", t.Name, len(t.Raw))
+		}
+		out = make([]float32, len(t.Raw)/4)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Raw[4*i:]))
+		}
+	default:
+		out = t.FloatData
+	}
+	if int64(len(out)) != t.NumElements() {
+		return nil, fmt.Errorf("tensor %q: shape %v holds %d elements, data has %d", t.Name, t.Dims, t.NumElements(), len(out))
+	}
+	return out, nil
+}
+
+// Ints returns the values of an int64 or int32 tensor as int64, from
+// raw_data or the typed fields.
+func (t TensorInfo) Ints() ([]int64, error) {
+	if t.External {
+		return nil, fmt.Errorf("tensor %q is stored in an external data file, which bertserve does not read", t.Name)
+	}
+	var out []int64
+	switch {
+	case t.Type == Int64 && t.Raw != nil:
+		if len(t.Raw)%8 != 0 {
+			return nil, fmt.Errorf("tensor %q: %d raw bytes is not int64 data", t.Name, len(t.Raw))
+		}
+		out = make([]int64, len(t.Raw)/8)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(t.Raw[8*i:]))
+		}
+	case t.Type == Int32 && t.Raw != nil:
+		if len(t.Raw)%4 != 0 {
+			return nil, fmt.Errorf("tensor %q: %d raw bytes is not int32 data", t.Name, len(t.Raw))
+		}
+		out = make([]int64, len(t.Raw)/4)
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(t.Raw[4*i:])))
+		}
+	case t.Type == Int64:
+		out = t.Int64Data
+	case t.Type == Int32:
+		out = make([]int64, len(t.Int32Data))
+		for i, v := range t.Int32Data {
+			out[i] = int64(v)
+		}
+	default:
+		return nil, fmt.Errorf("tensor %q is %s, not an integer tensor", t.Name, t.Type)
+	}
+	if int64(len(out)) != t.NumElements() {
+		return nil, fmt.Errorf("tensor %q: shape %v holds %d elements, data has %d", t.Name, t.Dims, t.NumElements(), len(out))
 	}
 	return out, nil
 }
@@ -239,12 +312,10 @@ func inspectNode(b []byte) (NodeInfo, error) {
 		case nodeDomain:
 			n.Domain = string(val)
 		case nodeAttribute:
-			return fields(val, func(num protowire.Number, _ protowire.Type, val []byte, _ uint64) error {
-				if num == attrName {
-					n.AttrNames = append(n.AttrNames, string(val))
-				}
-				return nil
-			})
+			a, err := inspectAttr(val)
+			n.AttrNames = append(n.AttrNames, a.Name)
+			n.Attrs = append(n.Attrs, a)
+			return err
 		}
 		return nil
 	})
@@ -264,6 +335,18 @@ func inspectTensor(b []byte) (TensorInfo, error) {
 			t.Name = string(val)
 		case tensorRawData:
 			t.Raw = val
+		case tensorFloatData:
+			t.FloatData, err = packedFloats(t.FloatData, typ, val, v)
+		case tensorInt64Data:
+			t.Int64Data, err = varints(t.Int64Data, typ, val, v)
+		case tensorInt32Data:
+			var xs []int64
+			xs, err = varints(nil, typ, val, v)
+			for _, x := range xs {
+				t.Int32Data = append(t.Int32Data, int32(x))
+			}
+		case tensorDataLocation:
+			t.External = v == 1
 		}
 		return err
 	})

@@ -90,10 +90,14 @@ const (
 	attrStrsF   = 9
 	attrType    = 20
 
-	tensorDims     = 1
-	tensorDataType = 2
-	tensorName     = 8
-	tensorRawData  = 9
+	tensorDims         = 1
+	tensorDataType     = 2
+	tensorFloatData    = 4
+	tensorInt32Data    = 5
+	tensorInt64Data    = 7
+	tensorName         = 8
+	tensorRawData      = 9
+	tensorDataLocation = 14
 
 	valueName = 1
 	valueType = 2

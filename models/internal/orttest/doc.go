@@ -1,4 +1,4 @@
-// Package orttest runs ONNX models with ONNX Runtime from tests in models/
+// Package orttest runs ONNX models with ONNX Runtime from tests and checks in models/
 // and its subpackages. Require loads the runtime through
 // encoder.InitRuntime; when the library is not installed the test is
 // skipped with a pointer to `make setup`, unless the environment sets
