@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bertserve/bertserve/encoder"
@@ -240,6 +241,58 @@ func requireORT(t testing.TB) {
 	}
 }
 
+// goldenRun is one embedding pass of a model over its golden texts,
+// shared by the tests that need it.
+type goldenRun struct {
+	dir   string
+	g     *goldenFile
+	idx   []int
+	texts []string
+	info  encoder.Info
+	vecs  [][]float32
+}
+
+var (
+	runsMu sync.Mutex
+	runs   = map[string]*goldenRun{}
+)
+
+func embedGolden(t *testing.T, name string) *goldenRun {
+	t.Helper()
+	dir := requireModel(t, name)
+	requireORT(t)
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	if r, ok := runs[name]; ok {
+		return r
+	}
+	m, _ := Lookup(name)
+	g := readGolden(t, m.Name)
+	man, err := models.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man.Files[models.WeightsFile] != g.WeightsSHA256 {
+		t.Fatalf("%s/model.safetensors has sha256 %s, the golden file was made from %s: rerun scripts/st_golden.sh", dir, man.Files[models.WeightsFile], g.WeightsSHA256)
+	}
+	idx, texts, skipped := g.texts(t)
+	if skipped > 0 {
+		t.Logf("%d golden texts come from ../shared/data, which is absent; checking the other %d", skipped, len(texts))
+	}
+	enc, err := encoder.Open(encoder.Options{ModelDir: dir, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	res, err := enc.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &goldenRun{dir: dir, g: g, idx: idx, texts: texts, info: enc.Info(), vecs: res.Vectors}
+	runs[name] = r
+	return r
+}
+
 func cos64(a []float32, b []float64) float64 {
 	var ab, aa, bb float64
 	for i := range a {
@@ -256,45 +309,22 @@ func cos64(a []float32, b []float64) float64 {
 func TestGoldenEmbeddings(t *testing.T) {
 	for _, name := range []string{"default", "bge-small-zh"} {
 		t.Run(name, func(t *testing.T) {
-			dir := requireModel(t, name)
-			requireORT(t)
-			m, _ := Lookup(name)
-			g := readGolden(t, m.Name)
-			man, err := models.ReadManifest(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if man.Files[models.WeightsFile] != g.WeightsSHA256 {
-				t.Fatalf("%s/model.safetensors has sha256 %s, the golden file was made from %s: rerun scripts/st_golden.sh", dir, man.Files[models.WeightsFile], g.WeightsSHA256)
-			}
-			idx, texts, skipped := g.texts(t)
-			if skipped > 0 {
-				t.Logf("%d golden texts come from ../shared/data, which is absent; checking the other %d", skipped, len(texts))
+			r := embedGolden(t, name)
+			g := r.g
+			if r.info.Dim != g.Dim || r.info.Pooling != g.Pooling || r.info.Normalize != g.Normalize || r.info.MaxLength != g.MaxLength {
+				t.Errorf("encoder %+v, golden dim %d pooling %s normalize %v max %d", r.info, g.Dim, g.Pooling, g.Normalize, g.MaxLength)
 			}
 			want := g.embeddings(t)
-			enc, err := encoder.Open(encoder.Options{ModelDir: dir, Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer enc.Close()
-			info := enc.Info()
-			if info.Dim != g.Dim || info.Pooling != g.Pooling || info.Normalize != g.Normalize || info.MaxLength != g.MaxLength {
-				t.Errorf("encoder %+v, golden dim %d pooling %s normalize %v max %d", info, g.Dim, g.Pooling, g.Normalize, g.MaxLength)
-			}
-			r, err := enc.Embed(context.Background(), texts)
-			if err != nil {
-				t.Fatal(err)
-			}
 			minC, sum := 1.0, 0.0
-			for k, i := range idx {
-				c := cos64(r.Vectors[k], want[i])
+			for k, i := range r.idx {
+				c := cos64(r.vecs[k], want[i])
 				sum += c
 				minC = math.Min(minC, c)
 				if !(c > goldenMinCosine) {
-					t.Errorf("%s item %d (%s, %q…): cosine %.6f with sentence-transformers, want > %g", name, i, g.Items[i].Name, clip(texts[k]), c, goldenMinCosine)
+					t.Errorf("%s item %d (%s, %q…): cosine %.6f with sentence-transformers, want > %g", name, i, g.Items[i].Name, clip(r.texts[k]), c, goldenMinCosine)
 				}
 			}
-			t.Logf("%s: %d texts, cosine with sentence-transformers min %.9f mean %.9f", name, len(idx), minC, sum/float64(len(idx)))
+			t.Logf("%s: %d texts, cosine with sentence-transformers min %.9f mean %.9f", name, len(r.idx), minC, sum/float64(len(r.idx)))
 		})
 	}
 }
@@ -373,22 +403,12 @@ func TestGoldenTokenIDs(t *testing.T) {
 // embeddings on the golden texts (both run by ONNX Runtime).
 func TestRebuiltMatchesPackageONNX(t *testing.T) {
 	const name = "bge-small-zh"
-	dir := requireModel(t, name)
-	requireORT(t)
+	run := embedGolden(t, name)
 	m, _ := Lookup(name)
 	jar := requireArchive(t, name)
 	orig := zipEntry(t, jar, m.ONNX)
-	g := readGolden(t, m.Name)
-	_, texts, _ := g.texts(t)
-	enc, err := encoder.Open(encoder.Options{ModelDir: dir, Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	r, err := enc.Embed(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, texts, dir := run.g, run.texts, run.dir
+	r := struct{ Vectors [][]float32 }{run.vecs}
 	tok, err := encoder.LoadTokenizer(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,9 @@ import (
 // another version.
 const ConverterVersion = 1
 
+// converterName is the manifest's Converter (and the ONNX producer).
+const converterName = "bertserve models/uselite"
+
 // Manifest is the bertserve.json Convert writes.
 type Manifest struct {
 	Name        string `json:"name"`
@@ -96,7 +99,7 @@ func Convert(pkgDir, destDir string) error {
 	}
 
 	m := onnx.NewModel(g)
-	m.ProducerName = "bertserve models/uselite"
+	m.ProducerName = converterName
 	m.ProducerVersion = fmt.Sprint(ConverterVersion)
 	m.DocString = g.DocString
 	m.Metadata = map[string]string{"source": PackageName + "@" + PackageVersion, "license": "Apache-2.0"}
@@ -163,7 +166,7 @@ func newManifest(dir string) (*Manifest, error) {
 		Inputs:           []string{InputIDs, AttentionMask},
 		Output:           OutputName,
 		EmptyText:        "the empty token sequence: l2norm(tanh(b)) of the final tanh layer, as TF.js gives an all-padding row",
-		Converter:        "bertserve models/uselite",
+		Converter:        converterName,
 		ConverterVersion: ConverterVersion,
 	}, nil
 }
@@ -204,6 +207,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%s/bertserve.json: %w", dir, err)
+	}
+	if m.Converter != converterName {
+		return nil, fmt.Errorf("%s holds %q (source %s), not a use-lite model directory (run `bertserve pull use-lite`)", dir, m.Name, m.Source)
 	}
 	return &m, nil
 }
