@@ -49,9 +49,15 @@ type Config struct {
 	// MaxTrainExamples bounds the rows of one training upload (default
 	// 1,000,000).
 	MaxTrainExamples int
-	// RequestTimeout bounds one inference request, queue included (default
-	// 30s): 503 when it never reached the encoder, 504 when it did.
+	// RequestTimeout bounds one inference request once it has been read,
+	// queue included (default 30s): 503 when it never reached the
+	// encoder, 504 when it did.
 	RequestTimeout time.Duration
+	// ReadTimeout bounds reading a request's headers and its JSON body
+	// (default 30s; 408 beyond), UploadTimeout a training upload (default
+	// 10 minutes). A request holds an inference slot only once it is read
+	// and parsed, so slow senders cannot starve the others.
+	ReadTimeout, UploadTimeout time.Duration
 
 	// AdminToken guards train, delete and cancel ("Authorization: Bearer
 	// <token>"). Empty disables those routes: they answer 403.
@@ -111,6 +117,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.UploadTimeout <= 0 {
+		c.UploadTimeout = 10 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

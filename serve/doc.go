@@ -10,7 +10,7 @@
 //	POST   /predict                TEI: the default head, every label; {"inputs": str | [a, b] | [[a], ...], "raw_scores"}
 //	POST   /embed                  TEI: {"inputs", "normalize", "truncate", "truncation_direction", "dimensions"} → [[float]]
 //	POST   /v1/embeddings          OpenAI (also /embeddings): {"input", "model", "encoding_format", "dimensions"}
-//	POST   /tokenize               TEI: {"inputs", "add_special_tokens"} → [[{id, text, special, start, stop}]]
+//	POST   /tokenize               TEI: {"inputs", "add_special_tokens", "truncate"} → [[{id, text, special, start, stop}]]
 //	GET    /info /health /ready /metrics   (HEAD too for /health and /ready)
 //	GET    /v1/heads, /v1/heads/{name}   labels, metrics, loss curves
 //	DELETE /v1/heads/{name}              admin
@@ -47,8 +47,12 @@
 // request whose client has gone is dropped before it costs encoder time.
 //
 // Nothing queues without bound: beyond MaxConcurrentRequests a request is
-// refused at once with 429 and Retry-After. RequestTimeout ends a request
-// with 503 if it never reached the encoder, 504 if it did.
+// refused at once with 429 and Retry-After. A request takes its slot only
+// once its body is read (within ReadTimeout, else 408) and parsed
+// (inferRoute, the rule of every inference route), so slow senders hold
+// connections, never slots. RequestTimeout then ends a request with 503
+// if it never reached the encoder, 504 if it did. One input costs at most
+// the model's maximum length in tokens on every route, /tokenize too.
 //
 // # Errors
 //

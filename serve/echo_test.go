@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -152,5 +153,25 @@ func TestReadyWhileLoadingIsNotAnError(t *testing.T) {
 	}
 	if out := logs.String(); out != "" {
 		t.Errorf("/ready's 503 while the model loads is logged at info or above:\n%s", out)
+	}
+}
+
+// TestShutdownSaysOnlyWhatHappened: with no training job, an expired
+// shutdown deadline yields no "jobs did not stop" error or warning.
+func TestShutdownSaysOnlyWhatHappened(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	s, _ := testServer(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.Store = newMemStore()
+		c.Train = (&fakeTrainer{epochs: 1}).train
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the deadline is already gone, as after a slow HTTP shutdown
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown with nothing running: %v", err)
+	}
+	if out := logs.String(); strings.Contains(out, "did not stop") || strings.Contains(out, "level=WARN") {
+		t.Errorf("the log claims what did not happen:\n%s", out)
 	}
 }

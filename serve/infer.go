@@ -95,6 +95,15 @@ func truncationDirection(d string) (left bool, err error) {
 	return false, unprocessable("truncation_direction must be \"Left\" or \"Right\", got %q", d).withParam("truncation_direction")
 }
 
+// tokenLimit is the most tokens one input may have: the model's maximum
+// length, or --max-batch-tokens for a model that does not say.
+func (s *Server) tokenLimit(m *embedderBox) int {
+	if m.info.MaxLength > 0 {
+		return m.info.MaxLength
+	}
+	return s.cfg.MaxBatchTokens
+}
+
 // embedTexts embeds texts with the request's truncation setting.
 func (s *Server) embedTexts(c echo.Context, texts []string, truncate bool) (*embedded, error) {
 	return s.embedInputs(c, Inputs{Texts: texts}, embedOptions{truncate: truncate, need: baseOnly})
@@ -120,7 +129,7 @@ func (s *Server) embedInputs(c echo.Context, in Inputs, o embedOptions) (*embedd
 	ticket := s.batcher.Expect() // lets a filling batch wait for these texts
 	defer ticket.Cancel()
 	t0 := time.Now()
-	maxLen := m.info.MaxLength
+	maxLen := s.tokenLimit(m)
 	var ids [][]int64 // set once any input needs the token-id path
 	needIDs := in.HasIDs()
 	textIDs := make([][]int64, n)
@@ -137,9 +146,10 @@ func (s *Server) embedInputs(c echo.Context, in Inputs, o embedOptions) (*embedd
 		toks := m.e.Tokenize(t, maxLen)
 		if toks.Truncated {
 			if !o.truncate {
-				full := len(m.e.Tokenize(t, 0).IDs)
-				return nil, tooLarge("input %d has %d tokens, over the model's maximum of %d; shorten it or send \"truncate\": true",
-					i, full, maxLen)
+				// Not tokenized again in full to count: that would cost
+				// what the limit is there to bound.
+				return nil, tooLarge("input %d has more than %d tokens, the model's maximum; shorten it or send \"truncate\": true",
+					i, maxLen)
 			}
 			s.metrics.truncated.add(1)
 			if o.left {

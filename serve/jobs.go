@@ -186,22 +186,46 @@ func (m *jobManager) stateCounts() []gaugeSample {
 	return out
 }
 
-// shutdown cancels every job and waits for them (or for ctx). A cancelled
-// job saves nothing, so the heads directory only ever holds whole heads.
-func (m *jobManager) shutdown(ctx context.Context) {
+// shutdown cancels every unfinished job and waits for them, until ctx
+// ends (with a short grace when it already has: a cancelled job stops
+// within an epoch). A cancelled job saves nothing, so the heads directory
+// only ever holds whole heads. The error names the jobs that did not stop.
+func (m *jobManager) shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
+	active := 0
 	for _, j := range m.jobs {
+		if !j.state().final() {
+			active++
+		}
 		j.cancel()
 	}
 	m.mu.Unlock()
+	if active == 0 {
+		return nil
+	}
+	m.s.log.Info("cancelling training jobs; they save nothing", "jobs", active)
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
+	grace := time.NewTimer(2 * time.Second)
+	defer grace.Stop()
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
-		m.s.log.Warn("training jobs did not stop before the shutdown timeout")
 	}
+	select {
+	case <-done:
+		return nil
+	case <-grace.C:
+	}
+	still := 0
+	for _, v := range m.list() {
+		if !v.State.final() {
+			still++
+		}
+	}
+	return fmt.Errorf("%d training jobs did not stop after being cancelled", still)
 }
 
 // prune forgets the oldest finished jobs beyond the retention.

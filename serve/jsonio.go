@@ -8,9 +8,12 @@ import (
 	"io"
 	"math"
 	"mime"
+	"net"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/labstack/echo/v4"
@@ -230,30 +233,66 @@ func isJSONSuffix(mt string) bool {
 	return len(mt) > 5 && mt[len(mt)-5:] == "+json"
 }
 
-// readBody reads at most limit bytes of the request body; a longer body is
-// a 413 validation error.
-func readBody(c echo.Context, limit int64) ([]byte, error) {
+// readBody reads at most limit bytes of the request body within the read
+// timeout; a longer body is a 413, a body that does not arrive in time a
+// 408. Every route reads its body through it (or bodyDeadline, for
+// multipart), so no client can hold the server by sending slowly.
+func readBody(c echo.Context, limit int64, timeout time.Duration) ([]byte, error) {
 	r := c.Request()
 	if r.ContentLength > limit {
 		return nil, tooLarge("request body of %d bytes is over the %d-byte limit (--payload-limit)", r.ContentLength, limit)
 	}
+	done := bodyDeadline(c, timeout)
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, badRequest("reading the request body: %v", err)
+		// The deadline stays: net/http would otherwise wait for the rest
+		// of the body (to reuse the connection) before answering.
+		return nil, bodyError(err, timeout)
 	}
+	done()
 	if int64(len(data)) > limit {
 		return nil, tooLarge("request body is over the %d-byte limit (--payload-limit)", limit)
 	}
 	return data, nil
 }
 
+// bodyDeadline gives reading the request body until now+timeout; the
+// function it returns lifts the deadline once the body is read, so a long
+// computation afterwards is bounded by the request timeout only (an
+// expired read deadline would cancel the request). After a failed read
+// the deadline must stay, so the answer is not held back.
+func bodyDeadline(c echo.Context, timeout time.Duration) func() {
+	if timeout <= 0 {
+		return func() {}
+	}
+	rc := http.NewResponseController(c.Response())
+	if rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
+		return func() {} // a test recorder: nothing to bound
+	}
+	return func() { _ = rc.SetReadDeadline(time.Time{}) }
+}
+
+// bodyError maps a failed body read: a timeout is a 408.
+func bodyError(err error, timeout time.Duration) *Error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		e := newError(http.StatusRequestTimeout, ErrValidation,
+			"the request body did not arrive within %s (--read-timeout); send it faster or raise the limit", timeout)
+		e.Err = err
+		return e
+	}
+	return badRequest("reading the request body: %v", err)
+}
+
 // decodeJSON checks the content type, reads the body within limit and
-// decodes it into v, mapping every failure to a validation error.
+// decodes it into v, mapping every failure to a validation error. On the
+// inference routes the body is in memory already (readFirst read it within
+// --read-timeout before the route took a slot).
 func decodeJSON(c echo.Context, limit int64, v any) error {
 	if err := requireJSON(c); err != nil {
 		return err
 	}
-	data, err := readBody(c, limit)
+	data, err := readBody(c, limit, 0)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,16 +40,48 @@ func ConcurrencyLimit(cfg ConcurrencyLimitConfig) *ConcurrencyLimiter {
 // InFlight is the number of requests holding a slot.
 func (l *ConcurrencyLimiter) InFlight() int { return len(l.sem) }
 
-// Middleware is the echo middleware.
+// Acquire takes a slot, or answers 429 at once; call release when done.
+func (l *ConcurrencyLimiter) Acquire() (release func(), err error) {
+	select {
+	case l.sem <- struct{}{}:
+		return func() { <-l.sem }, nil
+	default:
+		return nil, overloaded(l.cfg.RetryAfter,
+			"the server is at its limit of %d concurrent requests (--max-concurrent-requests); retry after a second", l.cfg.Max)
+	}
+}
+
+// Middleware is the echo middleware: a slot for the rest of the request.
+// The server's inference routes put readFirst before it, so a slow sender
+// holds none.
 func (l *ConcurrencyLimiter) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		select {
-		case l.sem <- struct{}{}:
-		default:
-			return overloaded(l.cfg.RetryAfter,
-				"the server is at its limit of %d concurrent requests (--max-concurrent-requests); retry after a second", l.cfg.Max)
+		release, err := l.Acquire()
+		if err != nil {
+			return err
 		}
-		defer func() { <-l.sem }()
+		defer release()
+		return next(c)
+	}
+}
+
+// readFirst is the first step of every inference route: it reads the
+// whole body (within --payload-limit and --read-timeout; 413 and 408
+// beyond) before the route takes an inference slot, so a client that
+// sends slowly holds a connection, never a slot. The handler then parses
+// the body from memory.
+func (s *Server) readFirst(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		data, err := readBody(c, s.cfg.PayloadLimit, s.cfg.ReadTimeout)
+		if err != nil {
+			return err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+		r.ContentLength = int64(len(data))
 		return next(c)
 	}
 }

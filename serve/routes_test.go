@@ -235,10 +235,15 @@ func TestTokenize(t *testing.T) {
 	if len(plain) != 2 || len(plain[0]) != 2 || len(plain[1]) != 1 || plain[1][0].Text != "c" {
 		t.Errorf("without special tokens: %+v", plain)
 	}
-	// /tokenize does not truncate.
+	// /tokenize bounds an input like /embed: over the model's maximum
+	// length it is a 413, unless "truncate": true cuts it there.
 	rec = call(t, s.Handler(), "POST", "/tokenize", map[string]any{"inputs": strings.Repeat("w ", 30)})
-	if long := decode[[][]SimpleToken](t, rec); len(long[0]) != 32 {
-		t.Errorf("long input gave %d tokens, want 32", len(long[0]))
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "truncate") {
+		t.Errorf("an input over the maximum: %d %s", rec.Code, rec.Body)
+	}
+	rec = call(t, s.Handler(), "POST", "/tokenize", map[string]any{"inputs": strings.Repeat("w ", 30), "truncate": true})
+	if long := decode[[][]SimpleToken](t, rec); len(long[0]) != 16 {
+		t.Errorf("a truncated long input gave %d tokens, want the maximum 16", len(long[0]))
 	}
 }
 

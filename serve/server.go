@@ -29,7 +29,8 @@ type Server struct {
 	metrics  *serverMetrics
 	routes   map[string]bool
 
-	overloadLog rateLog // one line per interval for 429s
+	overloadLog rateLog      // one line per interval for 429s
+	inFlight    atomic.Int64 // requests being served (observe)
 
 	headsLoaded atomic.Bool
 	mu          sync.Mutex // guards httpSrv and stopped
@@ -228,8 +229,10 @@ func (s *Server) embedIDsBatch(ctx context.Context, ids [][]int64) (*Embeddings,
 // graceful shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.e,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: s.e,
+		// Headers within ReadHeaderTimeout; bodies within ReadTimeout,
+		// set per request by readBody (uploads get UploadTimeout).
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -248,9 +251,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// InFlight is the number of requests being served.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
 // Shutdown stops accepting connections, waits for in-flight requests until
 // ctx ends, cancels training jobs (nothing half-trained is saved) and stops
-// the batcher. It is safe to call more than once.
+// the batcher. It is safe to call more than once. Its error says what did
+// not finish: requests cut off at the deadline, jobs that did not stop.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdown.Do(func() {
@@ -258,14 +265,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopped = true
 		srv := s.httpSrv
 		s.mu.Unlock()
+		var errs []error
 		if srv != nil {
 			if e := srv.Shutdown(ctx); e != nil {
-				err = fmt.Errorf("waiting for in-flight requests: %w", e)
+				n := s.inFlight.Load()
 				srv.Close()
+				errs = append(errs, fmt.Errorf("%d in-flight requests did not finish in time and were cut off: %w", n, e))
 			}
 		}
-		s.jobs.shutdown(ctx)
+		if e := s.jobs.shutdown(ctx); e != nil {
+			errs = append(errs, e)
+		}
 		s.batcher.Close()
+		err = errors.Join(errs...)
 	})
 	return err
 }
@@ -289,7 +301,10 @@ func (s *Server) newEcho() *echo.Echo {
 	}
 	admin := BearerAuth(BearerAuthConfig{Tokens: []string{s.cfg.AdminToken}, What: "admin token",
 		DisabledMessage: "admin routes are disabled: start the server with --admin-token or BERTSERVE_ADMIN_TOKEN"})
-	infer := []echo.MiddlewareFunc{read, s.limiter.Middleware, Timeout(TimeoutConfig{Timeout: s.cfg.RequestTimeout})}
+
+	// Every inference route: read the body first (bounded in size and
+	// time), then take a slot, then the request timeout.
+	infer := []echo.MiddlewareFunc{read, s.readFirst, s.limiter.Middleware, Timeout(TimeoutConfig{Timeout: s.cfg.RequestTimeout})}
 
 	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 		e.Add(method, path, h, m...)
@@ -341,7 +356,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 
+		s.inFlight.Add(1)
 		err := next(c)
+		s.inFlight.Add(-1)
 		status := c.Response().Status
 		var apiErr *Error
 		if err != nil {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -13,9 +14,10 @@ type TokenizeRequest struct {
 	AddSpecialTokens *bool `json:"add_special_tokens,omitempty"`
 	// PromptName is not supported, as on /embed: it must be empty.
 	PromptName *string `json:"prompt_name,omitempty"`
-	// Truncate (an extension; TEI's /tokenize never truncates, and neither
-	// does this one by default) shows the tokens /embed would embed:
-	// cut to the model's maximum length, from TruncationDirection.
+	// Truncate (an extension) shows the tokens /embed would embed: cut to
+	// the model's maximum length, from TruncationDirection. Without it an
+	// input over the maximum is a 413, as TEI validates inputs, so one
+	// request costs at most --max-client-batch × the maximum in tokens.
 	Truncate            *bool  `json:"truncate,omitempty"`
 	TruncationDirection string `json:"truncation_direction,omitempty"`
 }
@@ -57,12 +59,21 @@ func (s *Server) handleTokenize(c echo.Context) error {
 	truncate := req.Truncate != nil && *req.Truncate
 	special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
 	out := make([][]SimpleToken, len(req.Inputs.Texts))
+	limit := s.tokenLimit(m)
 	for i, t := range req.Inputs.Texts {
-		toks := m.e.Tokenize(t, 0)
-		spans := alignTokens(t, toks)
+		toks := m.e.Tokenize(t, limit) // bounded: never the whole of a 2 MB text
+		if toks.Truncated {
+			if !truncate {
+				return tooLarge("input %d has more than %d tokens, the model's maximum; shorten it or send \"truncate\": true", i, limit).withParam("inputs")
+			}
+			if left {
+				toks = m.e.Tokenize(t, 0) // its end is needed; the answer stays bounded below
+			}
+		}
+		spans := alignBounded(t, toks)
 		lo, hi := 0, len(toks.IDs)
-		if truncate && hi > m.info.MaxLength {
-			lo, hi = truncatedRange(toks, m.info.MaxLength, left)
+		if truncate && hi > limit {
+			lo, hi = truncatedRange(toks, limit, left)
 		}
 		list := make([]SimpleToken, 0, hi-lo)
 		for j := 0; j < len(toks.IDs); j++ {
@@ -106,4 +117,28 @@ func truncatedRange(t Tokens, maxLen int, left bool) (int, int) {
 		return n - trail - keep, n - trail
 	}
 	return lead, lead + keep
+}
+
+// alignBounded aligns the tokens of an input in the shortest prefix of
+// the text that can hold them (64 bytes a token), so a truncated 2 MB
+// input is not folded in full to place 512 tokens; where a token is not
+// found in the prefix it aligns over the whole text, which gives the same
+// spans when every token is found (find takes the first match).
+func alignBounded(text string, toks Tokens) []span {
+	budget := 64 * len(toks.IDs)
+	if len(text) <= budget {
+		return alignTokens(text, toks)
+	}
+	cut := budget
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	spans := alignTokens(text[:cut], toks)
+	for i, sp := range spans {
+		special := i < len(toks.Special) && toks.Special[i]
+		if !special && !sp.ok && i < len(toks.Tokens) && len(fold(piece(toks.Tokens[i]))) > 0 {
+			return alignTokens(text, toks)
+		}
+	}
+	return spans
 }

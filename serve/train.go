@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/bertserve/bertserve/encoder/corpus"
@@ -111,10 +112,13 @@ func (s *Server) readTrainRequest(c echo.Context) (*head.Labelled, head.TrainCon
 }
 
 func (s *Server) readUpload(c echo.Context) ([]byte, error) {
-	data, err := readBody(c, s.cfg.UploadLimit)
+	data, err := readBody(c, s.cfg.UploadLimit, s.cfg.UploadTimeout)
 	var apiErr *Error
 	if errors.As(err, &apiErr) && apiErr.Code == http.StatusRequestEntityTooLarge {
 		return nil, tooLarge("the upload is over the %d-byte limit (--upload-limit)", s.cfg.UploadLimit)
+	}
+	if errors.As(err, &apiErr) && apiErr.Code == http.StatusRequestTimeout {
+		apiErr.Message = strings.Replace(apiErr.Message, "--read-timeout", "--upload-timeout", 1)
 	}
 	return data, err
 }
@@ -138,6 +142,7 @@ func (s *Server) readMultipartTrain(c echo.Context, values map[string]string) (*
 	none := head.TrainConfig{}
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.UploadLimit)
+	done := bodyDeadline(c, s.cfg.UploadTimeout)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, none, badRequest("reading the multipart upload: %v", err)
@@ -150,11 +155,11 @@ func (s *Server) readMultipartTrain(c echo.Context, values map[string]string) (*
 			break
 		}
 		if err != nil {
-			return nil, none, multipartError(err, s.cfg.UploadLimit)
+			return nil, none, multipartError(err, s.cfg.UploadLimit, s.cfg.UploadTimeout)
 		}
 		b, err := io.ReadAll(part)
 		if err != nil {
-			return nil, none, multipartError(err, s.cfg.UploadLimit)
+			return nil, none, multipartError(err, s.cfg.UploadLimit, s.cfg.UploadTimeout)
 		}
 		if part.FormName() == "file" {
 			data = b
@@ -163,6 +168,7 @@ func (s *Server) readMultipartTrain(c echo.Context, values map[string]string) (*
 		}
 		values[part.FormName()] = string(b)
 	}
+	done() // read whole: lift the deadline (it stays after a failed read)
 	if data == nil {
 		return nil, none, badRequest("the multipart upload has no \"file\" field; attach the CSV as file=@train.csv")
 	}
@@ -174,10 +180,14 @@ func (s *Server) readMultipartTrain(c echo.Context, values map[string]string) (*
 	return set, cfg, err
 }
 
-func multipartError(err error, limit int64) error {
+func multipartError(err error, limit int64, timeout time.Duration) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return tooLarge("the upload is over the %d-byte limit (--upload-limit)", limit)
+	}
+	if e := bodyError(err, timeout); e.Code == http.StatusRequestTimeout {
+		e.Message = strings.Replace(e.Message, "--read-timeout", "--upload-timeout", 1)
+		return e
 	}
 	return badRequest("reading the multipart upload: %v", err)
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,6 +31,7 @@ type serveFlags struct {
 	maxConcurrent, maxClientBatch    int
 	payloadLimit, uploadLimit        int64
 	requestTimeout, shutdownTimeout  time.Duration
+	readTimeout, uploadTimeout       time.Duration
 	adminToken, apiKey               string
 	logFormat, logLevel              string
 	force                            bool
@@ -52,7 +52,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.payloadLimit, "payload-limit", 2_000_000, "max JSON request body in bytes (413 beyond)")
 	fs.Int64Var(&f.uploadLimit, "upload-limit", 64<<20, "max training upload in bytes (413 beyond)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "per-request timeout, queue included (503 queued, 504 computing)")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may finish")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may finish (exit status 1 when some are cut off)")
+	fs.DurationVar(&f.readTimeout, "read-timeout", 30*time.Second, "max time to receive a request's headers and JSON body (408 beyond); a request takes an inference slot only once read")
+	fs.DurationVar(&f.uploadTimeout, "upload-timeout", 10*time.Minute, "max time to receive a training upload (408 beyond)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for train/delete/cancel (default $BERTSERVE_ADMIN_TOKEN; empty disables those routes)")
 	fs.StringVar(&f.apiKey, "api-key", "", "bearer token required on the read routes (default $BERTSERVE_API_KEY; empty: open)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
@@ -72,6 +74,7 @@ func (f *serveFlags) check() error {
 		{f.maxWait >= 0, "--max-wait"}, {f.workers > 0, "--workers"}, {f.maxConcurrent > 0, "--max-concurrent-requests"},
 		{f.maxClientBatch > 0, "--max-client-batch"}, {f.payloadLimit > 0, "--payload-limit"}, {f.uploadLimit > 0, "--upload-limit"},
 		{f.requestTimeout > 0, "--request-timeout"}, {f.shutdownTimeout > 0, "--shutdown-timeout"}, {f.maxJobs > 0, "--max-jobs"},
+		{f.readTimeout > 0, "--read-timeout"}, {f.uploadTimeout > 0, "--upload-timeout"},
 	} {
 		if !c.ok && c.flag == "--max-wait" {
 			return usagef("--max-wait must not be negative")
@@ -161,6 +164,8 @@ func cmdServe(args []string) error {
 		PayloadLimit:          sf.payloadLimit,
 		UploadLimit:           sf.uploadLimit,
 		RequestTimeout:        sf.requestTimeout,
+		ReadTimeout:           sf.readTimeout,
+		UploadTimeout:         sf.uploadTimeout,
 		AdminToken:            sf.adminToken,
 		APIKey:                sf.apiKey,
 		ForceHeads:            sf.force,
@@ -186,7 +191,7 @@ func cmdServe(args []string) error {
 		var err error
 		enc, err = ef.open()
 		if err == nil {
-			err = startServing(srv, enc, ef.model, &backend, log, sf)
+			err = startServing(srv, enc, ef.model, &backend, log, sf, ln.Addr().String())
 		}
 		loaded <- err
 	}()
@@ -214,23 +219,31 @@ func cmdServe(args []string) error {
 	}
 	stop() // a second signal kills the process
 	if ctx.Err() != nil {
-		log.Info("shutting down", "timeout", sf.shutdownTimeout)
+		log.Info("shutting down: no new connections; waiting for in-flight requests and cancelling training jobs",
+			"in_flight", srv.InFlight(), "timeout", sf.shutdownTimeout)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), sf.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
-	}
-	if be := backend.Load(); be != nil && be.tails != nil {
+	shutErr := srv.Shutdown(sctx)
+	if be := backend.Load(); be != nil && be.tails != nil && shutErr == nil {
 		be.tails.Close()
 	}
-	if enc != nil {
+	if enc != nil && shutErr == nil {
+		// Only once nothing uses it: after an incomplete shutdown a cut-off
+		// request or a job may still hold it, and the process ends anyway.
 		enc.Close()
 	}
-	if runErr != nil {
+	switch {
+	case runErr != nil:
+		if shutErr != nil {
+			log.Warn("shutdown incomplete", "err", shutErr)
+		}
 		return runErr
+	case shutErr != nil:
+		log.Error("shutdown incomplete", "timeout", sf.shutdownTimeout, "err", shutErr)
+		return fmt.Errorf("shutdown within --shutdown-timeout %s: %w", sf.shutdownTimeout, shutErr)
 	}
-	log.Info("stopped")
+	log.Info("stopped: every in-flight request finished")
 	return nil
 }
 
@@ -243,7 +256,7 @@ func orNegative(d time.Duration) time.Duration {
 	return d
 }
 
-func startServing(srv *serve.Server, enc *encoder.Encoder, modelDir string, backend *atomic.Pointer[encoderBackend], log *slog.Logger, sf serveFlags) error {
+func startServing(srv *serve.Server, enc *encoder.Encoder, modelDir string, backend *atomic.Pointer[encoderBackend], log *slog.Logger, sf serveFlags, addr string) error {
 	be := newEncoderBackend(enc, modelDir)
 	be.tails = newServedTails(enc, modelDir)
 	backend.Store(be)
@@ -255,9 +268,9 @@ func startServing(srv *serve.Server, enc *encoder.Encoder, modelDir string, back
 		return fmt.Errorf("loading heads from %s: %w", sf.heads, err)
 	}
 	info := be.Info()
-	host := sf.addr
-	if strings.HasPrefix(host, ":") {
-		host = "localhost" + host
+	host := addr // the address listened on (with --addr :0, the port chosen)
+	if h, port, err := net.SplitHostPort(addr); err == nil && (h == "" || h == "::" || h == "0.0.0.0") {
+		host = net.JoinHostPort("localhost", port)
 	}
 	log.Info("ready", "model", info.Name, "dim", info.Dim, "pooling", info.Pooling, "device", info.Device,
 		"heads", names, "url", "http://"+host+"/")

@@ -252,7 +252,7 @@ func TestServeTailedHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	if err := startServing(srv, enc, model, &backend, slog.New(slog.DiscardHandler), serveFlags{heads: headsDir, addr: ":0"}); err != nil {
+	if err := startServing(srv, enc, model, &backend, slog.New(slog.DiscardHandler), serveFlags{heads: headsDir, addr: ":0"}, ":0"); err != nil {
 		t.Fatal(err)
 	}
 	defer backend.Load().tails.Close()
