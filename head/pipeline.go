@@ -84,6 +84,9 @@ type Pipeline struct {
 	Chunk int
 	// Progress, when set, receives every Event.
 	Progress func(Event)
+	// Tails gives training inside the encoder (Config.Tune lora or top)
+	// the encoder's own top layers and the hidden states below them.
+	Tails *TailSource
 }
 
 // Trained is the outcome of a run.
@@ -103,13 +106,13 @@ func (p *Pipeline) Run(ctx context.Context, in Inputs) (*Trained, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Tuned() {
-		return nil, fmt.Errorf("tune %s trains inside the encoder on its hidden states, which this pipeline does not read yet; train with tune none", cfg.Tune)
-	}
 	emit := func(e Event) {
 		if p.Progress != nil {
 			p.Progress(e)
 		}
+	}
+	if cfg.Tuned() {
+		return p.runTuned(ctx, in, emit)
 	}
 	var (
 		t   Trained

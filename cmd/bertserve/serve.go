@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -386,6 +387,9 @@ func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.He
 				return fmt.Errorf("cannot save a %T as a head directory", h)
 			}
 			if hm.trained != nil {
+				if hm.tailGraph != nil {
+					return hm.trained.Save(dir, head.SaveOptions{Files: map[string][]byte{tailFile: hm.tailGraph}})
+				}
 				return hm.trained.Save(dir) // with its curves and mistakes
 			}
 			return head.Save(dir, hm.m)
@@ -399,6 +403,11 @@ func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.He
 			return be.textEncoder()
 		}
 		return nil
+	}, func() *servedTails {
+		if be := backend(); be != nil {
+			return be.tails
+		}
+		return nil
 	}), nil
 }
 
@@ -408,8 +417,10 @@ type headModel struct {
 	m       *head.Model
 	info    serve.HeadInfo
 	trained *head.Trained
-	// tail is the key of the head's tail ("" for a plain head).
-	tail string
+	// tail is the key of the head's tail ("" for a plain head);
+	// tailGraph its tail.onnx when a training job just made it.
+	tail      string
+	tailGraph []byte
 }
 
 func newHeadModel(m *head.Model) *headModel {
@@ -471,19 +482,42 @@ func (h *headModel) Tail() string { return h.tail }
 // (head.Pipeline, as `bertserve train` runs it) with the server's encoder
 // as its TextEncoder. The head it returns carries its curves and mistakes,
 // which the heads store saves with it in one swap.
-func trainer(encoderFor func() *head.TextEncoder) serve.TrainFunc {
+func trainer(encoderFor func() *head.TextEncoder, tailsFor func() *servedTails) serve.TrainFunc {
 	return func(ctx context.Context, data *head.Labelled, cfg head.TrainConfig, progress func(head.Event)) (serve.Head, error) {
 		te := encoderFor()
 		if te == nil {
 			return nil, errors.New("the model is not loaded yet")
 		}
 		p := head.Pipeline{Config: cfg, Encoder: te, Progress: progress}
+		var src *tuneSource
+		st := tailsFor()
+		if cfg.Tuned() {
+			if st == nil {
+				return nil, errors.New("the model is not loaded yet")
+			}
+			// The hidden-state cache in the bertserve cache (writers lock it).
+			src = &tuneSource{sp: st.sp, log: io.Discard}
+			defer src.Close()
+			p.Tails = src.source()
+		}
 		t, err := p.Run(ctx, head.Inputs{Train: data})
 		if err != nil {
 			return nil, err
 		}
 		hm := newHeadModel(t.Model)
 		hm.trained = t
+		if src != nil {
+			if hm.tailGraph, err = buildTailGraph(t.Model, te.Info.Digest); err != nil {
+				return nil, err
+			}
+			if err := checkTailGraph(st.sp, hm.tailGraph, t.Model, src.firstView()); err != nil {
+				return nil, err
+			}
+			hm.tail = sha256Hex(hm.tailGraph)
+			if err := st.register(hm.tail, t.Model.Meta().Tail.FirstLayer, hm.tailGraph); err != nil {
+				return nil, err
+			}
+		}
 		return hm, nil
 	}
 }

@@ -84,7 +84,7 @@ func TestTrainerSaveLoadAndCheck(t *testing.T) {
 		texts[i] = fmt.Sprintf("t%d", i)
 	}
 	te := fakeTextEncoder(x, head.EncoderInfo{Name: "enc", Digest: "sha256:aaa", Pooling: "mean", MaxLength: 128})
-	train := trainer(func() *head.TextEncoder { return te })
+	train := trainer(func() *head.TextEncoder { return te }, func() *servedTails { return nil })
 	cfg := head.Default()
 	cfg.ValFraction, cfg.TestFraction, cfg.Normalize = 0.2, 0.1, true
 	var events []head.Event
@@ -168,7 +168,7 @@ func TestTrainerSaveLoadAndCheck(t *testing.T) {
 		t.Errorf("training under a cancelled context: %v", err)
 	}
 	// Without a loaded model, a clear error.
-	if _, err := trainer(func() *head.TextEncoder { return nil })(context.Background(), &head.Labelled{Texts: texts, Labels: y}, cfg, nil); err == nil || !strings.Contains(err.Error(), "not loaded") {
+	if _, err := trainer(func() *head.TextEncoder { return nil }, func() *servedTails { return nil })(context.Background(), &head.Labelled{Texts: texts, Labels: y}, cfg, nil); err == nil || !strings.Contains(err.Error(), "not loaded") {
 		t.Errorf("training before the model loaded: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -33,86 +32,18 @@ func parseLayers(s string, max int) (int, error) {
 	return n, nil
 }
 
-// textSplit is one labelled text set with its label indexes.
-type textSplit struct {
-	name   string
-	texts  []string
-	labels []string
-	y      []int
-	seqs   head.Sequences
-}
-
-func (s *textSplit) subset(idx []int) *textSplit {
-	o := &textSplit{name: s.name}
-	for _, i := range idx {
-		o.texts = append(o.texts, s.texts[i])
-		o.labels = append(o.labels, s.labels[i])
-		o.y = append(o.y, s.y[i])
-	}
-	return o
-}
-
-func (s *textSplit) dataset(labels []string) *head.SeqDataset {
-	return &head.SeqDataset{X: s.seqs, Y: s.y, Labels: labels, Texts: s.texts}
-}
-
-// trainTuned is `bertserve train --tune lora|top`: the bottom of the
-// encoder runs once per text into the hidden-state cache, then the top
-// layers and the head train in Go; the head directory gets tail.onnx.
+// trainTuned is `bertserve train --tune lora|top`: the one pipeline
+// (head.Pipeline) with the encoder's layers and hidden-state cache as its
+// TailSource; the bottom of the encoder runs once per text, the top layers
+// and the head train in Go, and the head directory gets tail.onnx.
 func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFlags, cfg head.TrainConfig, out string) error {
 	if df.fromEmbeddings() {
 		return usagef("--tune %s trains the encoder's own layers, which needs the texts (--data FILE), not --embeddings", cfg.Tune)
 	}
-	var parts []*textSplit
-	for _, s := range []struct{ name, path string }{{"train", df.data}, {"validation", df.val}, {"test", df.test}} {
-		if s.path == "" {
-			continue
-		}
-		l, err := readLabelled(s.name, s.path, cfg.ReadOptions())
-		if err != nil {
-			return err
-		}
-		parts = append(parts, &textSplit{name: s.name, texts: l.Texts, labels: l.Labels})
-	}
-	labels, err := head.LabelNames(parts[0].labels)
+	in, err := df.readInputs(cfg)
 	if err != nil {
-		return fmt.Errorf("train data: %w", err)
+		return err
 	}
-	for _, p := range parts {
-		if p.y, err = head.EncodeLabels(p.labels, labels); err != nil {
-			var ul *head.UnknownLabelError
-			if errors.As(err, &ul) {
-				return fmt.Errorf("%s data, row %d: label %q is not one the head knows (labels: %s)", p.name, ul.Row, ul.Label, strings.Join(ul.Known, ", "))
-			}
-			return fmt.Errorf("%s data: %w", p.name, err)
-		}
-	}
-	train, val, test := parts[0], (*textSplit)(nil), (*textSplit)(nil)
-	for _, p := range parts[1:] {
-		if p.name == "validation" {
-			val = p
-		} else {
-			test = p
-		}
-	}
-	if val == nil && test == nil {
-		ti, vi, si, err := head.StratifiedSplit(train.y, len(labels), cfg.Split(), cfg.Seed)
-		if err != nil {
-			return usagef("%v", err)
-		}
-		all := train
-		train = all.subset(ti)
-		if len(vi) > 0 {
-			val = all.subset(vi)
-			val.name = "validation"
-		}
-		if len(si) > 0 {
-			test = all.subset(si)
-			test.name = "test"
-		}
-		fmt.Fprintf(os.Stderr, "stratified split of %s: %d train, %d validation, %d test rows\n", df.data, len(train.texts), lenText(val), lenText(test))
-	}
-
 	enc, err := ef.open()
 	if err != nil {
 		return err
@@ -130,118 +61,79 @@ func trainTuned(ctx context.Context, ef *encoderFlags, df *dataFlags, tf *tuneFl
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	src := &tuneSource{sp: sp, cacheDir: df.cacheDir, dtype: tf.hiddenDType, noCache: df.noCache, log: os.Stderr}
+	src := &tuneSource{sp: sp, dtype: tf.hiddenDType, noCache: df.noCache, log: os.Stderr}
 	if df.cacheDir != "" {
 		src.cacheDir = filepath.Join(df.cacheDir, "hidden")
 	}
 	defer src.Close()
-	base, err := src.base(cfg.Layers)
-	if err != nil {
-		return err
-	}
-	k := base.Spec.FirstLayer
-	// One pass of the bottom over every text, then a view per part.
-	var all []string
-	for _, p := range []*textSplit{train, val, test} {
-		if p != nil {
-			all = append(all, p.texts...)
-		}
-	}
-	if _, err := src.hidden(ctx, all, k); err != nil {
-		return err
-	}
-	src.quiet = true
-	for _, p := range []*textSplit{train, val, test} {
-		if p == nil {
-			continue
-		}
-		if p.seqs, err = src.hidden(ctx, p.texts, k); err != nil {
-			return err
-		}
-	}
 	ei := enc.Info()
-	encInfo := headEncoderInfo(ei, ef.model)
 	what := fmt.Sprintf("LoRA (r=%d, alpha %g, dropout %g, on %s)", cfg.LoRARank, cfg.LoRAAlpha, cfg.LoRADropout, strings.Join(cfg.LoRATargets, ", "))
 	if cfg.Tune == head.TuneTop {
 		what = fmt.Sprintf("unfrozen (layer-wise LR decay %g, unfreeze %s)", cfg.LayerLRDecay, cfg.Unfreeze)
 	}
-	fmt.Fprintf(os.Stderr, "training a %s head with encoder layers %d..%d of %d %s on %d texts, %d classes (%s)\n",
-		cfg.Head, k, base.Spec.TotalLayers-1, base.Spec.TotalLayers, what, len(train.texts), len(labels), strings.Join(labels, ", "))
-
-	var valDS *head.SeqDataset
-	if val != nil {
-		valDS = val.dataset(labels)
+	L := sm.Layers
+	p := head.Pipeline{
+		Config:  cfg,
+		Encoder: &head.TextEncoder{Info: headEncoderInfo(ei, ef.model)},
+		Tails:   src.source(),
+		Progress: func(e head.Event) {
+			switch e.Stage {
+			case head.StageSplit:
+				if e.Split {
+					fmt.Fprintf(os.Stderr, "stratified split: %d train, %d validation, %d test rows\n", e.TrainRows, e.ValRows, e.TestRows)
+				}
+				fmt.Fprintf(os.Stderr, "training a %s head with encoder layers %d..%d of %d %s on %d rows\n",
+					cfg.Head, L-cfg.Layers, L-1, L, what, e.TrainRows)
+			case head.StageTraining:
+				printEpoch(*e.Epoch)
+			}
+		},
 	}
-	m, rep, err := head.TrainTail(ctx, train.dataset(labels), valDS, base, cfg, printEpoch)
+	t, err := p.Run(ctx, in)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; %s was not written", out)
 		}
 		return err
 	}
-	m.SetEncoder(encInfo)
+	m, rep := t.Model, t.Report
 	tailGraph, err := buildTailGraph(m, ei.Digest)
 	if err != nil {
 		return err
 	}
 	// The ONNX tail must compute what the Go tail trained.
-	if err := checkTailGraph(sp, tailGraph, m, pickText(val, train)); err != nil {
+	if err := checkTailGraph(sp, tailGraph, m, src.firstView()); err != nil {
 		return err
 	}
 	report := os.Stdout
-	var evalDS *head.Dataset
-	for _, p := range []*textSplit{train, val, test} {
-		if p == nil {
+	meta := m.Meta()
+	for _, part := range []struct {
+		name string
+		ds   *head.Dataset
+	}{{"train", t.Train}, {"validation", t.Val}, {"test", t.Test}} {
+		mt := meta.Metrics[part.name]
+		if mt == nil {
 			continue
 		}
-		ds, err := head.EmbedSeqDataset(m, p.dataset(labels))
-		if err != nil {
-			return err
-		}
-		mt, err := head.Evaluate(m, ds)
-		if err != nil {
-			return err
-		}
-		m.SetMetrics(p.name, mt)
-		if p.name == "train" {
+		if part.name == "train" {
 			fmt.Fprintf(report, "\ntrain accuracy %.4f, log loss %.4f\n", mt.Accuracy, mt.LogLoss)
 			continue
 		}
-		fmt.Fprintf(report, "\n%s metrics (%d rows):\n", p.name, ds.Len())
+		fmt.Fprintf(report, "\n%s metrics (%d rows):\n", part.name, part.ds.Len())
 		mt.WriteTable(report)
-		evalDS = ds
-	}
-	t := &head.Trained{Model: m, Report: rep}
-	if evalDS != nil && cfg.Errors > 0 {
-		if t.Mistakes, err = head.ErrorAnalysis(m, evalDS, cfg.Errors); err != nil {
-			return err
-		}
 	}
 	// tail.onnx goes into the same temporary directory as the rest of the
 	// head, before the one swap: a kill leaves the old head or the new one.
 	if err := t.Save(out, head.SaveOptions{Files: map[string][]byte{tailFile: tailGraph}}); err != nil {
 		return err
 	}
+	k := meta.Tail.FirstLayer
 	fmt.Fprintf(report, "\nfit: %s\n", rep.Diagnosis.String())
-	fmt.Fprintf(report, "params: head %d, encoder layers %d trainable (%d layers kept in the tail); adamw, %d epochs in %.1fs\n",
-		rep.Params.Head, rep.Params.Tail, base.Spec.NumLayers, rep.Result.Epochs, rep.Duration.Seconds())
-	fmt.Fprintf(report, "head saved to %s (with %s, encoder layers %d..%d); curves: %s, %s\n", out, tailFile, k, base.Spec.TotalLayers-1,
+	fmt.Fprintf(report, "params: head %d, encoder layers %d..%d: %d trainable; adamw, %d epochs in %.1fs\n",
+		rep.Params.Head, k, L-1, rep.Params.Tail, rep.Result.Epochs, rep.Duration.Seconds())
+	fmt.Fprintf(report, "head saved to %s (with %s, encoder layers %d..%d); curves: %s, %s\n", out, tailFile, k, L-1,
 		filepath.Join(out, head.CurvesPNGFile), filepath.Join(out, head.CurvesJSONFile))
 	return nil
-}
-
-func lenText(s *textSplit) int {
-	if s == nil {
-		return 0
-	}
-	return len(s.texts)
-}
-
-func pickText(a, b *textSplit) *textSplit {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // buildTailGraph writes a trained head's merged tail as an ONNX graph and
@@ -264,22 +156,22 @@ func buildTailGraph(m *head.Model, encoderDigest string) ([]byte, error) {
 // checkTailGraph compares the ONNX tail with the Go tail the head
 // trained, on the cached hidden states of up to 32 texts of s: both must
 // compute the same embeddings (within 1e-5).
-func checkTailGraph(sp *splitModel, graph []byte, m *head.Model, s *textSplit) error {
-	n := min(32, len(s.texts))
-	if n == 0 {
+func checkTailGraph(sp *splitModel, graph []byte, m *head.Model, seqs head.Sequences) error {
+	if seqs == nil || seqs.Len() == 0 {
 		return nil
 	}
+	n := min(32, seqs.Len())
 	t, err := sp.enc.OpenTail(graph)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	seqs := prefixSeqs{s.seqs, n}
-	got, err := t.EmbedSeqs(seqs)
+	first := prefixSeqs{seqs, n}
+	got, err := t.EmbedSeqs(first)
 	if err != nil {
 		return err
 	}
-	want, err := m.EmbedSeq(seqs)
+	want, err := m.EmbedSeq(first)
 	if err != nil {
 		return err
 	}

@@ -298,6 +298,39 @@ func TestServeTailedHeads(t *testing.T) {
 			}
 		}
 	}
+	// A training job of the server tunes the same way; the head it makes
+	// is saved with its tail and serves at once.
+	cfg := head.Default()
+	cfg.Tune, cfg.Layers, cfg.Epochs, cfg.BatchSize, cfg.LR = head.TuneLoRA, 1, 2, 16, 3e-3
+	var lab head.Labelled
+	for i := 0; i < 40; i++ {
+		lab.Texts = append(lab.Texts, fmt.Sprintf("a %s film , take %d", []string{"superb", "awful"}[i%2], i))
+		lab.Labels = append(lab.Labels, []string{"pos", "neg"}[i%2])
+	}
+	jh, err := train(context.Background(), &lab, cfg, func(head.Event) {})
+	if err != nil {
+		t.Fatalf("server training job with tune lora: %v", err)
+	}
+	if key := jh.(*headModel).Tail(); key == "" {
+		t.Fatal("the job's head has no tail")
+	}
+	if err := store.Save("jobtuned", jh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(headsDir, "jobtuned", tailFile)); err != nil {
+		t.Errorf("the job's head was saved without %s: %v", tailFile, err)
+	}
+	if _, err := srv.Heads().Put("jobtuned", jh); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest("POST", "/v1/classify", strings.NewReader(`{"inputs": "a superb film", "head": "jobtuned"}`))
+	req.Header.Set("Content-Type", "application/json")
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"label"`) {
+		t.Errorf("classify with the job's tuned head: %d %s", rec.Code, rec.Body)
+	}
+
 	// (b) the unsplit merged model.
 	merged := mergedModelDir(t, model, m)
 	menc, err := encoder.Open(encoder.Options{ModelDir: merged, Pooling: m.Meta().Encoder.Pooling, Threads: 1})

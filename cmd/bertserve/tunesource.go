@@ -252,8 +252,6 @@ type tuneSource struct {
 	dtype    string
 	noCache  bool
 	log      io.Writer
-	// quiet: a pass over every text was announced already.
-	quiet bool
 
 	mu    sync.Mutex
 	views []*encoder.HiddenStates
@@ -327,12 +325,22 @@ func (s *tuneSource) hidden(ctx context.Context, texts []string, k int) (head.Se
 	s.mu.Lock()
 	s.views = append(s.views, view)
 	s.mu.Unlock()
-	if st.Compute == 0 && !s.quiet {
+	if st.Compute == 0 {
 		fmt.Fprintf(s.log, "all %d hidden states below layer %d came from the cache: no encoder work\n", len(texts), k)
 	} else if st.Compute > 0 {
 		fmt.Fprintf(s.log, "computed %d hidden states below layer %d in %.1fs (%d from the cache)\n", st.Compute, k, time.Since(t0).Seconds(), st.Cached)
 	}
 	return view, nil
+}
+
+// firstView is the first hidden states handed out (nil before any).
+func (s *tuneSource) firstView() head.Sequences {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.views) == 0 {
+		return nil
+	}
+	return s.views[0]
 }
 
 // Close releases the views and removes temporary caches.
