@@ -80,6 +80,9 @@ func (s *Server) handleRoot(c echo.Context) error {
 	if err := decodeJSON(c, s.cfg.PayloadLimit, &req); err != nil {
 		return err
 	}
+	if _, err := s.model(); err != nil {
+		return err
+	}
 	if task, _ := s.RootTask(); task == TaskFeatureExtraction {
 		return s.featureExtraction(c, req)
 	}

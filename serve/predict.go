@@ -109,6 +109,9 @@ func (s *Server) handlePredict(c echo.Context) error {
 	if !req.Inputs.Set {
 		return unprocessable("\"inputs\" is missing; send {\"inputs\": \"some text\"}").withParam("inputs")
 	}
+	if _, err := s.model(); err != nil {
+		return err
+	}
 	lh, err := s.defaultHead()
 	if err != nil {
 		return err
