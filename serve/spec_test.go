@@ -98,7 +98,7 @@ const openAISchemas = `{
 }`
 
 type specSchemas struct {
-	c *jsonschema.Compiler
+	c  *jsonschema.Compiler
 	mu sync.Mutex
 	m  map[string]*jsonschema.Schema
 }
