@@ -77,6 +77,12 @@ type Config struct {
 	// (with none or several, POST / embeds, as TEI for an embedding model).
 	DefaultHead string
 
+	// HeadsRefresh, when positive, rereads the Store (a StampedStore, such
+	// as DirStore) that often: heads trained, replaced or deleted by other
+	// servers on the same heads directory appear, change or disappear here
+	// (RefreshHeads). Zero: the heads are read once, at LoadHeads.
+	HeadsRefresh time.Duration
+
 	// ForceHeads serves heads trained on another encoder (or pooling) of
 	// the same dimension, as `--force` does for the CLI.
 	ForceHeads bool

@@ -81,6 +81,7 @@ func (s *Server) handleDeleteHead(c echo.Context) error {
 		return notFound("unknown head %q; loaded heads: %s", name, quoteList(s.heads.Names()))
 	}
 	s.heads.Remove(name)
+	s.stamps.drop(name)
 	s.log.Info("head deleted", "head", name)
 	return c.JSON(http.StatusOK, map[string]string{"deleted": name})
 }

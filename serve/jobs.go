@@ -352,6 +352,7 @@ func (m *jobManager) train(j *job) (map[string]float64, error) {
 	if err := m.s.cfg.Store.Save(j.head, h); err != nil {
 		return nil, err
 	}
+	m.s.recordStamp(j.head)
 	lh, err := m.s.heads.Put(j.head, h)
 	if err != nil {
 		return nil, err

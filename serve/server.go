@@ -32,6 +32,10 @@ type Server struct {
 	overloadLog rateLog      // one line per interval for 429s
 	inFlight    atomic.Int64 // requests being served (observe)
 
+	stamps        headStamps // of the heads loaded from the store
+	refreshOnce   sync.Once
+	refreshCancel context.CancelFunc
+
 	headsLoaded atomic.Bool
 	mu          sync.Mutex // guards httpSrv and stopped
 	httpSrv     *http.Server
@@ -138,14 +142,47 @@ func (s *Server) LoadHeads() ([]string, error) {
 			s.log.Error("skipping head", "head", name, "err", err)
 			continue
 		}
+		stamp, stamped := s.stampOf(name)
 		if _, err := s.heads.Put(name, h); err != nil {
 			s.log.Error("skipping head", "head", name, "err", err)
 			continue
 		}
+		if stamped {
+			s.stamps.set(name, stamp)
+		}
 		s.log.Info("head loaded", "head", name, "labels", h.Labels())
 		loaded = append(loaded, name)
 	}
+	if every := s.cfg.HeadsRefresh; every > 0 {
+		if _, ok := s.cfg.Store.(StampedStore); ok {
+			s.refreshOnce.Do(func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				s.mu.Lock()
+				s.refreshCancel = cancel
+				s.mu.Unlock()
+				go s.refreshLoop(ctx, every)
+			})
+		}
+	}
 	return loaded, nil
+}
+
+// stampOf is the store's stamp of a head, when the store has stamps.
+func (s *Server) stampOf(name string) (string, bool) {
+	st, ok := s.cfg.Store.(StampedStore)
+	if !ok {
+		return "", false
+	}
+	stamp, err := st.Stamp(name)
+	return stamp, err == nil
+}
+
+// recordStamp notes the stamp of a head this server just saved, so the
+// refresher does not load it again.
+func (s *Server) recordStamp(name string) {
+	if stamp, ok := s.stampOf(name); ok {
+		s.stamps.set(name, stamp)
+	}
 }
 
 // checkHead refuses a head that would get the wrong inputs from this
@@ -273,6 +310,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("%d in-flight requests did not finish in time and were cut off: %w", n, e))
 			}
 		}
+		s.mu.Lock()
+		if s.refreshCancel != nil {
+			s.refreshCancel()
+		}
+		s.mu.Unlock()
 		if e := s.jobs.shutdown(ctx); e != nil {
 			errs = append(errs, e)
 		}
@@ -330,6 +372,15 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodPost, "/embeddings", s.handleOpenAIEmbeddings, infer...)
 	// The pipeline, and the heads.
 	add(http.MethodPost, "/v1/classify", s.handleClassify, infer...)
+	// The Open Inference Protocol (KServe v2): every head is a model.
+	add(http.MethodGet, "/v2", s.handleOIPServer, read)
+	add(http.MethodGet, "/v2/health/live", s.handleOIPLive)
+	add(http.MethodGet, "/v2/health/ready", s.handleOIPReady)
+	for _, base := range []string{"/v2/models/:name", "/v2/models/:name/versions/:version"} {
+		add(http.MethodGet, base, s.handleOIPModelMetadata, read)
+		add(http.MethodGet, base+"/ready", s.handleOIPModelReady, read)
+		add(http.MethodPost, base+"/infer", s.handleOIPInfer, infer...)
+	}
 
 	add(http.MethodGet, "/v1/heads", s.handleListHeads, read)
 	add(http.MethodGet, "/v1/heads/:name", s.handleGetHead, read)

@@ -39,6 +39,7 @@ type serveFlags struct {
 	maxJobs                          int
 	autoTruncate                     bool
 	defaultHead                      string
+	headsRefresh                     time.Duration
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -63,6 +64,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.force, "force", false, "serve heads trained on another encoder or pooling of the same dimension")
 	fs.IntVar(&f.maxJobs, "max-jobs", 1, "training jobs that run at once")
 	fs.BoolVar(&f.autoTruncate, "auto-truncate", true, "cut inputs over the model's maximum length (as TEI); with --auto-truncate=false they are a 413 unless the request sends \"truncate\": true")
+	fs.DurationVar(&f.headsRefresh, "heads-refresh", 5*time.Second, "reread --heads this often, so replicas sharing the directory see heads trained, replaced or deleted by the others (0: only at start)")
 	fs.StringVar(&f.defaultHead, "default-head", "", "head that POST /, POST /predict and /v1/classify without a head use (default: the only loaded head; with several, POST / embeds)")
 }
 
@@ -74,7 +76,7 @@ func (f *serveFlags) check() error {
 		{f.maxBatchTokens > 0, "--max-batch-tokens"}, {f.maxBatchRequests > 0, "--max-batch-requests"},
 		{f.maxWait >= 0, "--max-wait"}, {f.workers > 0, "--workers"}, {f.maxConcurrent > 0, "--max-concurrent-requests"},
 		{f.maxClientBatch > 0, "--max-client-batch"}, {f.payloadLimit > 0, "--payload-limit"}, {f.uploadLimit > 0, "--upload-limit"},
-		{f.requestTimeout > 0, "--request-timeout"}, {f.shutdownTimeout > 0, "--shutdown-timeout"}, {f.maxJobs > 0, "--max-jobs"},
+		{f.requestTimeout > 0, "--request-timeout"}, {f.headsRefresh >= 0, "--heads-refresh"}, {f.shutdownTimeout > 0, "--shutdown-timeout"}, {f.maxJobs > 0, "--max-jobs"},
 		{f.readTimeout > 0, "--read-timeout"}, {f.uploadTimeout > 0, "--upload-timeout"},
 	} {
 		if !c.ok && c.flag == "--max-wait" {
@@ -173,6 +175,7 @@ func cmdServe(args []string) error {
 		MaxJobs:               sf.maxJobs,
 		NoAutoTruncate:        !sf.autoTruncate,
 		DefaultHead:           sf.defaultHead,
+		HeadsRefresh:          sf.headsRefresh,
 	})
 	if err != nil {
 		return usagef("%v", err)
