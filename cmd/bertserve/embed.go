@@ -112,8 +112,12 @@ func cmdEmbed(args []string) error {
 		skipped = fmt.Sprintf(", %d bad lines skipped", sum.Skipped)
 	}
 	secs := sum.Elapsed.Seconds()
+	dest := sum.Output
+	if dest == "-" {
+		dest = "stdout"
+	}
 	fmt.Fprintf(os.Stderr, "embedded %d rows%s (dim %d, pooling %s) into %s: %d tokens, %d truncated, %d with invalid UTF-8%s, padding waste %.1f%%, %.2fs, %.0f sentences/s\n",
-		sum.Rows, resumed, info.Dim, info.Pooling, sum.Output, sum.Tokens, sum.Truncated, sum.InvalidUTF8, skipped,
+		sum.Rows, resumed, info.Dim, info.Pooling, dest, sum.Tokens, sum.Truncated, sum.InvalidUTF8, skipped,
 		paddingWaste(int(sum.PaddedTokens), int(sum.Tokens)), secs, float64(sum.NewRows)/max(secs, 1e-9))
 	return nil
 }
