@@ -10,7 +10,7 @@ DATA  ?= ../shared/data
 ADDR  ?= 127.0.0.1:8080
 HEADS ?= heads
 
-.PHONY: all build setup test-models testmodel demo train-sst2 test test-e2e test-spark browser vet fmt-check ci bench bench-head bench-serve clean
+.PHONY: all build setup test-models testmodel demo train-sst2 test test-e2e test-spark test-clients browser vet fmt-check ci bench bench-head bench-serve clean
 
 all: build
 
@@ -58,17 +58,23 @@ test: setup test-models testmodel fmt-check vet
 
 ## test-e2e: the slower end-to-end checks: the web page in headless Chromium, a Kubernetes
 ## Indexed Job simulated with worker processes (one killed with SIGKILL and restarted), and the
-## Spark local-mode test of embed's stdin/stdout filter (test-spark).
+## Spark local-mode test of embed's stdin/stdout filter (test-spark), then the clients (test-clients).
 test-e2e: setup browser
 	BERTSERVE_BROWSER_TEST=1 $(GO) test -count=1 -run 'Chromium' ./serve/
 	BERTSERVE_E2E=1 $(GO) test -count=1 -run 'IndexedJob' ./cmd/bertserve/
 	$(MAKE) --no-print-directory test-spark
+	$(MAKE) --no-print-directory test-clients
 
 ## test-spark: PySpark 4.0.1 from PyPI in a throwaway venv (~430 MB, hashes checked, once), local[2]
 ## on Java 17: the 60,614 GLUE SST-2 phrases through RDD.pipe(bertserve embed --input - --output -)
 ## over 4 partitions must equal a single-process embed bit for bit.
 test-spark: setup
 	DATA=$(DATA) bash scripts/spark/run.sh
+
+## test-clients: the official OpenAI, Hugging Face and Open Inference Protocol clients (Node and
+## Python, pinned) and schemathesis over TEI's OpenAPI document, against live servers on loopback.
+test-clients: build
+	bash scripts/clients/run.sh
 
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
