@@ -55,6 +55,7 @@ test: setup test-models testmodel fmt-check vet
 	BERTSERVE_REQUIRE_ORT=$${BERTSERVE_REQUIRE_ORT:-1} BERTSERVE_REQUIRE_MODELS=$${BERTSERVE_REQUIRE_MODELS:-1} \
 	  $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -tags purego ./head/...    # the portable kernels, as on CPUs without AVX2
+	$(GO) test -count=1 -run 'TestKill' ./cmd/bertserve ./encoder/atomicfile    # kill -9 at every crash point and at random times (skipped under -race)
 
 ## test-e2e: the slower end-to-end checks: the web page in headless Chromium, a Kubernetes
 ## Indexed Job simulated with worker processes (one killed with SIGKILL and restarted), and the

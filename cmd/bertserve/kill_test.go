@@ -28,6 +28,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// skipUnderRace: the kill tests start a dozen child processes of this
+// test binary; built with -race each takes seconds to start, and what they
+// check is crash behaviour, not data races. `make test` runs them again
+// without -race.
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("kill tests run without -race (make test runs them so: go test -run TestKill ./cmd/bertserve)")
+	}
+}
+
 // cli starts `bertserve args...` as a child process.
 func cli(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
@@ -99,6 +110,7 @@ func headSeed(t *testing.T, dir, xp, yp string) uint64 {
 // and the two renames where the exchange is unavailable): the next
 // command finds the old head or the new one under DIR, whole.
 func TestKillTrainAtEveryPoint(t *testing.T) {
+	skipUnderRace(t)
 	tmp := t.TempDir()
 	xp, yp := writeEmbeddings(t, tmp, 200, 8)
 	dir := filepath.Join(tmp, "heads", "h")
@@ -139,6 +151,7 @@ func TestKillTrainAtEveryPoint(t *testing.T) {
 // TestKillTrainAtRandomTimes kills `bertserve train --out DIR` at random
 // moments, between start and the end of its save.
 func TestKillTrainAtRandomTimes(t *testing.T) {
+	skipUnderRace(t)
 	tmp := t.TempDir()
 	xp, yp := writeEmbeddings(t, tmp, 400, 16)
 	dir := filepath.Join(tmp, "h")
@@ -176,6 +189,7 @@ func TestKillTrainAtRandomTimes(t *testing.T) {
 // partial (.X.partial + .X.partial.json), which the next embed to the same
 // output continues and removes, leaving no temporary and no partial.
 func TestKillEmbed(t *testing.T) {
+	skipUnderRace(t)
 	model := filepath.Join(encoder.CacheDir(), "models", "default")
 	if _, err := os.Stat(filepath.Join(model, "model.onnx")); err != nil {
 		model = cliModel(t) // skips without ONNX Runtime
