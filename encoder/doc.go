@@ -7,6 +7,14 @@
 // the model's own pooled output) → optional L2 normalisation. Results come
 // back in input order and never depend on their batch-mates.
 //
+// Texts go through in chunks of ChunkRows: EmbedStream takes the chunks
+// from a function (a file read as it goes, stdin, one shard of a corpus),
+// reads and tokenizes the next chunk while the model runs the current one,
+// and sorts and batches within each chunk, so a corpus of any length is
+// embedded in bounded memory; Embed and EmbedChunks are EmbedStream over a
+// slice. Package encoder/stream builds `bertserve embed` on it (files,
+// stdin, shards, checkpoints and resuming).
+//
 // Training a head on the encoder's own top layers splits the model (see
 // models/split): OpenBottom runs the bottom graph (embeddings and layers
 // below the split) with the same tokenization and batching, and

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -94,10 +93,7 @@ func cmdEmbed(args []string) error {
 	})
 	bar.done()
 	if err != nil {
-		if errors.Is(err, stream.Interrupted) || ctx.Err() != nil {
-			return fmt.Errorf("%w", err)
-		}
-		return err
+		return err // an interruption says which rows are kept and how to go on
 	}
 	if sum.AlreadyComplete {
 		return nil

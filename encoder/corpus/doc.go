@@ -37,5 +37,8 @@
 //
 // Reading is streaming: Reader.Next returns one row at a time and only
 // the first SniffRows rows are held to detect columns, so corpora larger
-// than memory can be embedded.
+// than memory can be embedded. Each Row carries the byte offset just past
+// it (and the line it ends on), and Reader.ResumeAt continues reading a
+// file from such a row boundary with the columns detected at its start:
+// an interrupted embedding resumes without re-reading what it did.
 package corpus

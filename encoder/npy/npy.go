@@ -5,7 +5,10 @@
 // Reading also accepts float64 ('<f8') matrices, converting them, since
 // embeddings produced elsewhere (numpy's default dtype) are often float64.
 // Writing streams rows, so a corpus larger than memory can be written as
-// it is embedded. The package is pure Go and usable without ONNX Runtime.
+// it is embedded: when the row count is not known in advance, begin with
+// Header(0, cols) and rewrite it in place at the end with PatchHeader (the
+// header is 128 bytes for any shape). RowReader reads a matrix a row at a
+// time. The package is pure Go and usable without ONNX Runtime.
 package npy
 
 import (

@@ -191,3 +191,20 @@ func TestEmptyDirectoryAndNames(t *testing.T) {
 		t.Fatal("ShardRows")
 	}
 }
+
+func FuzzParseName(f *testing.F) {
+	f.Add("part-00003-of-00008.npy")
+	f.Add("part-00000-of-00001.json")
+	f.Fuzz(func(t *testing.T, name string) {
+		i, n, ok := ParseName(name)
+		if !ok {
+			return
+		}
+		if i < 0 || i >= n {
+			t.Fatalf("%q: shard %d of %d", name, i, n)
+		}
+		if back := filepath.Base(name); back != Name(i, n) && back != ManifestName(i, n) && len(back) == len(Name(i, n)) {
+			t.Fatalf("%q parses as %d/%d, which is named %s", name, i, n, Name(i, n))
+		}
+	})
+}

@@ -94,7 +94,7 @@ func crashFileAt(t *testing.T, job stream.Job, out string, after int) {
 		}
 	}
 	_, err := stream.Run(ctx, job)
-	if !errors.Is(err, stream.Interrupted) {
+	if !errors.Is(err, stream.ErrInterrupted) {
 		t.Fatalf("want an interruption, got %v", err)
 	}
 	// A killed writer may also have written part of the next chunk.

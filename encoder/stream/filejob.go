@@ -165,7 +165,7 @@ func (j *Job) embed(ctx context.Context, src *fileSource, snk sink, sum *Summary
 		if cps == nil || writeFailed {
 			snk.abort()
 			if ctx.Err() != nil {
-				return fmt.Errorf("%w after %d rows", Interrupted, sum.Rows)
+				return fmt.Errorf("%w after %d rows", ErrInterrupted, sum.Rows)
 			}
 			return err
 		}
@@ -176,7 +176,7 @@ func (j *Job) embed(ctx context.Context, src *fileSource, snk sink, sum *Summary
 			return errors.Join(err, fmt.Errorf("and the last checkpoint failed: %w", cerr))
 		}
 		if ctx.Err() != nil {
-			err = Interrupted
+			err = ErrInterrupted
 		}
 		return fmt.Errorf("%w after %d rows; %d rows are kept in %s: run the same command again to continue from there (--resume=false starts over)",
 			err, sum.Rows, sum.Rows, atomicfile.PartialPath(cps.out))

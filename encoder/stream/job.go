@@ -121,9 +121,9 @@ type Summary struct {
 	Elapsed      time.Duration
 }
 
-// Interrupted is returned (wrapped in the error) when a run stops early
+// ErrInterrupted is returned (wrapped in the error) when a run stops early
 // with its partial output kept for resuming.
-var Interrupted = errors.New("interrupted")
+var ErrInterrupted = errors.New("interrupted")
 
 func (j *Job) defaults() error {
 	if j.Encoder == nil {
@@ -233,7 +233,7 @@ func (j *Job) options(kind outputKind, format corpus.Format, textCol string) (Op
 // Run embeds the input into the output. A run over a file into a file or
 // a shard directory is resumable: its output grows as partial data with a
 // checkpoint (see package doc), and an interrupted run (error wrapping
-// Interrupted, or a kill) is continued by the next run with the same
+// ErrInterrupted, or a kill) is continued by the next run with the same
 // options.
 func Run(ctx context.Context, job Job) (*Summary, error) {
 	t0 := time.Now()
@@ -325,7 +325,7 @@ func (j *Job) runStream(ctx context.Context, kind outputKind, out string) (*Summ
 	if err != nil {
 		snk.abort()
 		if ctx.Err() != nil {
-			return sum, fmt.Errorf("%w after %d rows", Interrupted, sum.Rows)
+			return sum, fmt.Errorf("%w after %d rows", ErrInterrupted, sum.Rows)
 		}
 		return sum, err
 	}
