@@ -18,6 +18,8 @@
 //	GET    /v1/jobs, /v1/jobs/{id}       state, epoch, curves so far, final metrics
 //	DELETE /v1/jobs/{id}                 admin; cancels
 //	GET    /                             the embedded web page
+//	GET    /v2, /v2/health/{live,ready}, /v2/models/{head}[/ready]   the Open Inference Protocol (oip.go)
+//	POST   /v2/models/{head}/infer       a BYTES input of texts → label, score, probabilities
 //
 // Classification answers in the shapes the clients expect: /v1/classify as
 // the pipeline (one {"label","score"} per input without top_k, a list per
@@ -84,6 +86,13 @@
 // evaluate), saves the head through the HeadStore (the whole head in one
 // temporary directory, swapped into place) and only then swaps it in.
 // Cancelling a job, or shutting the server down, saves nothing.
+//
+// # Replicas
+//
+// With Config.HeadsRefresh, servers sharing one heads directory reread it
+// (RefreshHeads, refresh.go): heads saved, replaced or deleted by another
+// server appear, change or disappear here with the same atomic swap, and a
+// head that does not load yet is skipped while the served version stays.
 //
 // # Security
 //

@@ -79,8 +79,8 @@ func (f *serveFlags) check() error {
 		{f.requestTimeout > 0, "--request-timeout"}, {f.headsRefresh >= 0, "--heads-refresh"}, {f.shutdownTimeout > 0, "--shutdown-timeout"}, {f.maxJobs > 0, "--max-jobs"},
 		{f.readTimeout > 0, "--read-timeout"}, {f.uploadTimeout > 0, "--upload-timeout"},
 	} {
-		if !c.ok && c.flag == "--max-wait" {
-			return usagef("--max-wait must not be negative")
+		if !c.ok && (c.flag == "--max-wait" || c.flag == "--heads-refresh") {
+			return usagef("%s must not be negative", c.flag)
 		}
 		if !c.ok {
 			return usagef("%s must be positive", c.flag)
