@@ -23,7 +23,7 @@ BIN=${BIN:-$ROOT/bin/bertserve}
 CACHE=${BERTSERVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bertserve}
 MODEL=${MODEL:-$CACHE/models/default}
 DATA=${DATA:-$ROOT/../shared/data}
-SPEC=${SPEC:-$ROOT/../shared/specs/tei-openapi.json}
+SPEC=$(realpath -m "${SPEC:-$ROOT/../shared/specs/tei-openapi.json}")
 CLIENTS_DIR=${CLIENTS_DIR:-$CACHE/clients}
 PORT_A=${PORT_A:-18181}
 PORT_B=${PORT_B:-18182}
@@ -113,10 +113,11 @@ t0=$SECONDS
 # Operations bertserve does not serve (sparse/all-token embeddings, rerank,
 # similarity, decode) are left out; every other one is generated from the
 # document. Checks: no 5xx, and every answer valid against its schema.
-"$CLIENTS_DIR/venv-$pystamp/bin/schemathesis" run "$SPEC" --url "http://127.0.0.1:$PORT_B" \
+# (Run from $WORK: schemathesis keeps its example database in ./.schemathesis.)
+(cd "$WORK" && "$CLIENTS_DIR/venv-$pystamp/bin/schemathesis" run "$SPEC" --url "http://127.0.0.1:$PORT_B" \
   --checks not_a_server_error,response_schema_conformance --max-examples "$EXAMPLES" --seed 1 \
   --exclude-path /embed_all --exclude-path /embed_sparse --exclude-path /rerank \
-  --exclude-path /similarity --exclude-path /decode --request-timeout 30 || status=1
+  --exclude-path /similarity --exclude-path /decode --request-timeout 30) || status=1
 say "schemathesis took $((SECONDS - t0))s"
 
 if [ "$status" != 0 ]; then
