@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bertserve/bertserve/models/internal/orttest"
@@ -114,12 +115,18 @@ func TestRecoverONNXOwnGraphs(t *testing.T) {
 	}
 }
 
+var (
+	mutateOnce    sync.Once
+	mutateWeights Weights
+)
+
 // mutate builds the tiny BERT and lets edit change its graph before it is
 // encoded.
 func mutate(t testing.TB, edit func(g *onnx.Graph)) []byte {
 	t.Helper()
 	cfg := loadTestConfig(t, "tiny-bert.json")
-	b, err := Build(cfg, RandomWeights(cfg, 1))
+	mutateOnce.Do(func() { mutateWeights = RandomWeights(cfg, 1) })
+	b, err := Build(cfg, mutateWeights)
 	if err != nil {
 		t.Fatal(err)
 	}

