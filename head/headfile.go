@@ -226,6 +226,7 @@ func decode(metaJSON []byte, tensors io.Reader) (*Model, error) {
 	}
 	for _, p := range net.seq.Params() {
 		copy(p.W, st.Tensors[p.Name].Data)
+		p.Touch()
 	}
 	if meta.Params.Total != 0 && meta.Params.Total != net.headParams+net.adapterParams+meta.Params.Tail {
 		return nil, fmt.Errorf("%s counts %d parameters but its tensors hold %d", MetaFile, meta.Params.Total, net.headParams+net.adapterParams)

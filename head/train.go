@@ -59,6 +59,7 @@ type trainer struct {
 	// params, when set, are all trained tensors (tail and head); the
 	// best epoch's snapshot covers them.
 	params []*nn.Param[float32]
+	live   []*nn.Param[float32] // the unfrozen ones of params, per step
 	// valEmbed, when set, recomputes the validation embeddings (t.vx)
 	// before each evaluation (the tail changes them).
 	valEmbed func() *nn.Mat[float32]

@@ -321,7 +321,8 @@ func (t *trainer) runTail(ctx context.Context, tail *nn.TailNet[float32], seqs S
 // returns the logits and the batch's loss sum Σ ℓᵢ (the gradient is that
 // of the batch mean Σ ℓᵢ / ws).
 func (t *trainer) tailGrad(tail *nn.TailNet[float32], b *seqBatch, yb []int, ws float64, grad *nn.Mat[float32]) (*nn.Mat[float32], float64) {
-	nn.ZeroGrad(t.params)
+	t.live = nn.Trainable(t.live, t.params)
+	nn.ZeroGrad(t.live)
 	pooled := tail.Forward(b.x, b.off, true)
 	logits := t.net.seq.Forward(pooled, true)
 	grad.Resize(len(yb), len(t.labels))
@@ -333,8 +334,11 @@ func (t *trainer) tailGrad(tail *nn.TailNet[float32], b *seqBatch, yb []int, ws 
 	return logits, loss
 }
 
-// update clips the gradients and takes an AdamW step.
+// update clips the gradients and takes an AdamW step. Frozen tensors
+// (the base of LoRA layers, layers not yet unfrozen) are left out: their
+// gradients are zero, so the norm is the same, and AdamW skips them.
 func (t *trainer) update(opt *nn.AdamW[float32], lr float64) {
-	nn.ClipGradNorm(t.params, t.cfg.Clip)
+	t.live = nn.Trainable(t.live, t.params)
+	nn.ClipGradNorm(t.live, t.cfg.Clip)
 	opt.Step(t.params, lr)
 }

@@ -72,6 +72,7 @@ func buildTail[T nn.Float](w *TailWeights, cfg TrainConfig, init, drop *nn.RNG) 
 		}
 		for i, p := range l.Params() {
 			copyConv(p.W, lw[nn.LayerTensorNames[i]])
+			p.Touch()
 		}
 		for _, tg := range targets {
 			p := projTarget(l, tg)

@@ -34,6 +34,7 @@ func (o *AdamW[T]) Step(ps []*Param[T], lr float64) {
 			continue
 		}
 		o.t[i]++
+		p.version++
 		plr := lr * p.LRScale
 		step := T(plr / (1 - math.Pow(o.Beta1, float64(o.t[i]))))
 		vc := T(1 / math.Sqrt(1-math.Pow(o.Beta2, float64(o.t[i]))))

@@ -35,21 +35,15 @@ type Attention[T Float] struct {
 
 // attnScratch is one worker's buffers.
 type attnScratch[T Float] struct {
-	qh, kh, vh, ch, s, d *Mat[T]
+	s, d []T
 }
 
-func (w *attnScratch[T]) gather(src *Mat[T], dst **Mat[T], r0, T_, c0, d int) *Mat[T] {
-	*dst = reuse(*dst, T_, d)
-	for r := 0; r < T_; r++ {
-		copy((*dst).Row(r), src.Data[(r0+r)*src.Cols+c0:(r0+r)*src.Cols+c0+d])
+func grow[T Float](b *[]T, n int) []T {
+	if cap(*b) < n {
+		*b = make([]T, n)
 	}
-	return *dst
-}
-
-func scatter[T Float](dst, src *Mat[T], r0, c0 int) {
-	for r := 0; r < src.Rows; r++ {
-		copy(dst.Data[(r0+r)*dst.Cols+c0:], src.Row(r))
-	}
+	*b = (*b)[:n]
+	return *b
 }
 
 // forEachItem runs f on every (sequence, head) pair, concurrently, with
@@ -97,10 +91,10 @@ func softmaxRows[T Float](s *Mat[T]) {
 			for _, v := range row {
 				m = max(m, v)
 			}
-			var sum float32
-			for j, v := range row {
+			done, sum := expSubVec(row, m)
+			for j, v := range row[done:] {
 				e := exp32(v - m)
-				row[j] = e
+				row[done+j] = e
 				sum += e
 			}
 			inv := 1 / sum
@@ -185,25 +179,21 @@ func (a *Attention[T]) run(q, k, v *Mat[T], off []int, ctx *Mat[T], probs, mask 
 		if t == 0 {
 			return
 		}
-		qh := w.gather(q, &w.qh, r0, t, h*d, d)
-		kh := w.gather(k, &w.kh, r0, t, h*d, d)
-		vh := w.gather(v, &w.vh, r0, t, h*d, d)
+		o := r0*H + h*d // head h of the sequence's first row
 		b := base[s*a.Heads+h]
-		p := &Mat[T]{Rows: t, Cols: t, Data: probs[b : b+t*t]}
-		Gemm(false, true, scale, qh, kh, 0, p)
-		softmaxRows(p)
+		p := probs[b : b+t*t]
+		// S = Q·Kᵀ/√d straight from the head's columns, P = softmax(S)
+		gemmRaw(false, true, t, t, d, scale, q.Data[o:], H, k.Data[o:], H, 0, p, t)
+		softmaxRows(&Mat[T]{Rows: t, Cols: t, Data: p})
 		pd := p
 		if len(mask) > 0 {
-			w.s = reuse(w.s, t, t)
-			pd = w.s
-			mk := mask[b : b+t*t]
-			for i, x := range p.Data {
-				pd.Data[i] = x * mk[i]
+			pd = grow(&w.s, t*t)
+			for i, x := range p {
+				pd[i] = x * mask[b+i]
 			}
 		}
-		w.ch = reuse(w.ch, t, d)
-		Gemm(false, false, 1, pd, vh, 0, w.ch)
-		scatter(ctx, w.ch, r0, h*d)
+		// ctx = drop(P)·V into the head's columns
+		gemmRaw(false, false, t, d, t, 1, pd, t, v.Data[o:], H, 0, ctx.Data[o:], H)
 	})
 }
 
@@ -212,65 +202,86 @@ func (a *Attention[T]) run(q, k, v *Mat[T], off []int, ctx *Mat[T], probs, mask 
 //	dV = drop(P)ᵀ·dC,  dP = (dC·Vᵀ)⊙mask,  dS = P⊙(dP − rowsum(dP⊙P)),
 //	dQ = dS·K/√d,  dK = dSᵀ·Q/√d.
 func (a *Attention[T]) Backward(dctx *Mat[T]) (dq, dk, dv *Mat[T]) {
+	return a.BackwardSome(dctx, true, true, true)
+}
+
+// BackwardSome is Backward computing only the gradients asked for (nil
+// for the others): below the lowest trainable layer a frozen projection
+// without LoRA needs none.
+func (a *Attention[T]) BackwardSome(dctx *Mat[T], needQ, needK, needV bool) (dq, dk, dv *Mat[T]) {
 	q, k, v, off := a.q, a.k, a.v, a.off
 	H := q.Cols
 	d := H / a.Heads
 	scale := T(1 / math.Sqrt(float64(d)))
-	a.dq = reuse(a.dq, q.Rows, H)
-	a.dk = reuse(a.dk, q.Rows, H)
-	a.dv = reuse(a.dv, q.Rows, H)
+	if needQ {
+		a.dq = reuse(a.dq, q.Rows, H)
+		dq = a.dq
+	}
+	if needK {
+		a.dk = reuse(a.dk, q.Rows, H)
+		dk = a.dk
+	}
+	if needV {
+		a.dv = reuse(a.dv, q.Rows, H)
+		dv = a.dv
+	}
+	if !needQ && !needK && !needV {
+		return
+	}
 	forEachItem(len(off)-1, a.Heads, func(w *attnScratch[T], s, h int) {
 		r0, t := off[s], off[s+1]-off[s]
 		if t == 0 {
 			return
 		}
+		o := r0*H + h*d
 		b := a.base[s*a.Heads+h]
-		p := &Mat[T]{Rows: t, Cols: t, Data: a.probs[b : b+t*t]}
+		p := a.probs[b : b+t*t]
 		var mk []T
 		pd := p
 		if len(a.mask) > 0 {
 			mk = a.mask[b : b+t*t]
-			w.s = reuse(w.s, t, t)
-			pd = w.s
-			for i, x := range p.Data {
-				pd.Data[i] = x * mk[i]
+			pd = grow(&w.s, t*t)
+			for i, x := range p {
+				pd[i] = x * mk[i]
 			}
 		}
-		dc := w.gather(dctx, &w.ch, r0, t, h*d, d)
-		vh := w.gather(v, &w.vh, r0, t, h*d, d)
-		// dV = Pdᵀ·dC, into qh's buffer, then scattered
-		w.qh = reuse(w.qh, t, d)
-		Gemm(true, false, 1, pd, dc, 0, w.qh)
-		scatter(a.dv, w.qh, r0, h*d)
+		dc := dctx.Data[o:]
+		if needV { // dV = Pdᵀ·dC
+			gemmRaw(true, false, t, d, t, 1, pd, t, dc, H, 0, dv.Data[o:], H)
+		}
+		if !needQ && !needK {
+			return
+		}
 		// dP = dC·Vᵀ (⊙ mask), then dS in place
-		w.d = reuse(w.d, t, t)
-		ds := w.d
-		Gemm(false, true, 1, dc, vh, 0, ds)
-		for i := 0; i < t; i++ {
-			dr, pr := ds.Row(i), p.Row(i)
-			if mk != nil {
-				mr := mk[i*t : (i+1)*t]
-				for j := range dr {
-					dr[j] *= mr[j]
-				}
-			}
-			var dot T
-			for j, x := range dr {
-				dot += x * pr[j]
-			}
+		ds := grow(&w.d, t*t)
+		gemmRaw(false, true, t, t, d, 1, dc, H, v.Data[o:], H, 0, ds, t)
+		softmaxBackRows(ds, p, mk, t)
+		if needQ { // dQ = dS·K·scale
+			gemmRaw(false, false, t, d, t, scale, ds, t, k.Data[o:], H, 0, dq.Data[o:], H)
+		}
+		if needK { // dK = dSᵀ·Q·scale
+			gemmRaw(true, false, t, d, t, scale, ds, t, q.Data[o:], H, 0, dk.Data[o:], H)
+		}
+	})
+	return
+}
+
+// softmaxBackRows turns dP (t×t, rows) into dS = P⊙(dP⊙mask − rowsum(dP⊙mask⊙P)).
+func softmaxBackRows[T Float](ds, p, mk []T, t int) {
+	for i := 0; i < t; i++ {
+		dr, pr := ds[i*t:(i+1)*t], p[i*t:(i+1)*t]
+		if mk != nil {
+			mr := mk[i*t : (i+1)*t]
 			for j := range dr {
-				dr[j] = pr[j] * (dr[j] - dot)
+				dr[j] *= mr[j]
 			}
 		}
-		qh := w.gather(q, &w.qh, r0, t, h*d, d)
-		kh := w.gather(k, &w.kh, r0, t, h*d, d)
-		// dQ = dS·K·scale, dK = dSᵀ·Q·scale
-		w.vh = reuse(w.vh, t, d)
-		Gemm(false, false, scale, ds, kh, 0, w.vh)
-		scatter(a.dq, w.vh, r0, h*d)
-		w.ch = reuse(w.ch, t, d)
-		Gemm(true, false, scale, ds, qh, 0, w.ch)
-		scatter(a.dk, w.ch, r0, h*d)
-	})
-	return a.dq, a.dk, a.dv
+		var dot T
+		for j, x := range dr {
+			dot += x * pr[j]
+		}
+		for j := range dr {
+			dr[j] = pr[j] * (dr[j] - dot)
+		}
+	}
 }

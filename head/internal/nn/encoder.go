@@ -191,13 +191,22 @@ func (l *EncoderLayer[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 		dres = l.dh
 	}
 	dctx := l.O.Backward(l.Drop1.Backward(da, true), true)
-	dq, dk, dv := l.Attn.Backward(dctx)
 	// pre-LN: LN1's γ and β need the gradient of its output even when x
 	// needs none.
 	needIn := needDX || (pre && !l.LN1.Weight.Frozen)
-	dIn := l.Q.Backward(dq, needIn)
-	dK := l.K.Backward(dk, needIn)
-	dV := l.V.Backward(dv, needIn)
+	// Q, K, V need their output gradient for the input gradient or for
+	// their own trainable tensors; otherwise it is not computed at all.
+	dq, dk, dv := l.Attn.BackwardSome(dctx, needIn || l.Q.Trainable(), needIn || l.K.Trainable(), needIn || l.V.Trainable())
+	var dIn, dK, dV *Mat[T]
+	if dq != nil {
+		dIn = l.Q.Backward(dq, needIn)
+	}
+	if dk != nil {
+		dK = l.K.Backward(dk, needIn)
+	}
+	if dv != nil {
+		dV = l.V.Backward(dv, needIn)
+	}
 	if !needIn {
 		return nil
 	}

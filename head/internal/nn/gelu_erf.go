@@ -21,6 +21,20 @@ func geluErfForward[T Float](x, y, cdf []T) {
 	case []float32:
 		ys := any(y).([]float32)
 		cs, _ := any(cdf).([]float32)
+		if cs != nil {
+			done := geluErfVec(xs, ys, cs)
+			xs, ys, cs = xs[done:], ys[done:], cs[done:]
+		} else {
+			var tmp [1024]float32 // Φ(x), not kept
+			for len(xs) >= 8 {
+				n := min(len(xs), len(tmp))
+				done := geluErfVec(xs[:n], ys, tmp[:n])
+				if done == 0 {
+					break
+				}
+				xs, ys = xs[done:], ys[done:]
+			}
+		}
 		for i, v := range xs {
 			c := 0.5 * (1 + erf32(v*invSqrt2))
 			ys[i] = v * c
@@ -46,6 +60,8 @@ func geluErfBackward[T Float](x, cdf, dy, dx []T) {
 	switch xs := any(x).(type) {
 	case []float32:
 		cs, ds, out := any(cdf).([]float32), any(dy).([]float32), any(dx).([]float32)
+		done := geluErfBackVec(xs, cs, ds, out)
+		xs, cs, ds, out = xs[done:], cs[done:], ds[done:], out[done:]
 		for i, v := range xs {
 			out[i] = ds[i] * (cs[i] + v*invSqrt2Pi*exp32(-0.5*v*v))
 		}

@@ -91,3 +91,25 @@ func Gemm[T Float](transA, transB bool, alpha T, a, b *Mat[T], beta T, c *Mat[T]
 
 // gemm32 is the float32 product; a faster kernel can replace gonum here.
 var gemm32 = impl.Sgemm
+
+// gemmRaw is Gemm on raw row-major storage: c [m, n] (row stride ldc) =
+// alpha·op(a)·op(b) + beta·c, a and b with row strides lda and ldb (the
+// views of sub-matrices, such as one attention head's columns).
+func gemmRaw[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	switch cd := any(c).(type) {
+	case []float32:
+		gemm32(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), cd, ldc)
+	case []float64:
+		impl.Dgemm(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), cd, ldc)
+	}
+}

@@ -14,7 +14,16 @@ type Param[T Float] struct {
 	// LRScale multiplies the optimizer's learning rate for this parameter
 	// (layer-wise decay); newParam sets 1.
 	LRScale float64
+	// version counts the changes of W made through this package (AdamW,
+	// Restore, Touch): a frozen weight's packed copy is reused while it
+	// stays the same.
+	version uint64
 }
+
+// Touch records that W was changed from outside the optimizer, so that
+// nothing computed from the old values is reused. Code that writes W
+// directly after a forward pass must call it.
+func (p *Param[T]) Touch() { p.version++ }
 
 func newParam[T Float](name string, decay bool, shape ...int) *Param[T] {
 	n := 1
@@ -22,6 +31,19 @@ func newParam[T Float](name string, decay bool, shape ...int) *Param[T] {
 		n *= d
 	}
 	return &Param[T]{Name: name, Shape: shape, W: make([]T, n), G: make([]T, n), Decay: decay, LRScale: 1}
+}
+
+// Trainable returns the parameters of ps that are not frozen, appended
+// to dst[:0]: the ones a step's gradient clearing, clipping and update
+// need to touch (a frozen tensor's gradient is never written).
+func Trainable[T Float](dst, ps []*Param[T]) []*Param[T] {
+	dst = dst[:0]
+	for _, p := range ps {
+		if !p.Frozen {
+			dst = append(dst, p)
+		}
+	}
+	return dst
 }
 
 // ZeroGrad clears the gradients of ps.
@@ -87,5 +109,6 @@ func Snapshot[T Float](ps []*Param[T]) [][]T {
 func Restore[T Float](ps []*Param[T], snap [][]T) {
 	for i, p := range ps {
 		copy(p.W, snap[i])
+		p.version++
 	}
 }

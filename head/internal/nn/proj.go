@@ -21,6 +21,8 @@ type Proj[T Float] struct {
 	ZeroBiasGrad bool
 	x, y         *Mat[T]
 	dx           *Mat[T]
+	// packs of a frozen W for the blocked kernel, kept between steps
+	packs packCache
 }
 
 // LoRABranch is the low-rank update of a Proj.
@@ -64,12 +66,34 @@ func (p *Proj[T]) Params() []*Param[T] {
 
 func (p *Proj[T]) w() *Mat[T] { return &Mat[T]{Rows: p.Out, Cols: p.In, Data: p.W.W} }
 
-// base computes y = x·Wᵀ + b.
-func (p *Proj[T]) base(x, y *Mat[T]) *Mat[T] {
+// base computes y = x·Wᵀ + b; cache allows keeping a frozen W packed
+// (not in Infer, which must not write p).
+func (p *Proj[T]) base(x, y *Mat[T], cache bool) *Mat[T] {
 	y = reuse(y, x.Rows, p.Out)
+	if xs, ok := any(x.Data).([]float32); ok && haveAVX512 {
+		linearForward32(xs, x.Rows, p.In, any(p.W.W).([]float32), p.W.version, p.Out, any(p.B.W).([]float32), any(y.Data).([]float32), p.cache(cache))
+		return y
+	}
 	Gemm(false, true, 1, x, p.w(), 0, y)
 	addBias(y, p.B.W)
 	return y
+}
+
+// cache returns the pack cache when W is frozen and caching is allowed.
+func (p *Proj[T]) cache(allowed bool) *packCache {
+	if allowed && p.W.Frozen {
+		return &p.packs
+	}
+	return nil
+}
+
+// inputGrad sets dx = dy·W (beta 0) or adds it (beta 1).
+func (p *Proj[T]) inputGrad(dy *Mat[T], beta T, dx *Mat[T]) {
+	if ds, ok := any(dy.Data).([]float32); ok && haveAVX512 {
+		linearInputGrad32(ds, dy.Rows, p.Out, any(p.W.W).([]float32), p.W.version, p.In, float32(beta), any(dx.Data).([]float32), p.cache(true))
+		return
+	}
+	Gemm(false, false, 1, dy, p.w(), beta, dx)
 }
 
 func addBias[T Float](y *Mat[T], b []T) {
@@ -87,7 +111,7 @@ func addBias[T Float](y *Mat[T], b []T) {
 // Forward computes the projection; x must stay unchanged until Backward.
 func (p *Proj[T]) Forward(x *Mat[T], train bool) *Mat[T] {
 	p.x = x
-	p.y = p.base(x, p.y)
+	p.y = p.base(x, p.y, true)
 	if l := p.LoRA; l != nil {
 		xd := x
 		if train && l.Dropout > 0 {
@@ -112,7 +136,7 @@ func (p *Proj[T]) Forward(x *Mat[T], train bool) *Mat[T] {
 
 // Infer computes the projection (no dropout) into a new matrix.
 func (p *Proj[T]) Infer(x *Mat[T]) *Mat[T] {
-	y := p.base(x, nil)
+	y := p.base(x, nil, false)
 	if l := p.LoRA; l != nil {
 		u := NewMat[T](x.Rows, l.Rank)
 		Gemm(false, true, 1, x, &Mat[T]{Rows: l.Rank, Cols: p.In, Data: l.A.W}, 0, u)
@@ -120,6 +144,9 @@ func (p *Proj[T]) Infer(x *Mat[T]) *Mat[T] {
 	}
 	return y
 }
+
+// Trainable reports whether Backward has a tensor of p to update.
+func (p *Proj[T]) Trainable() bool { return !p.W.Frozen || p.LoRA != nil }
 
 // Backward adds the gradients of the trainable tensors and returns dx
 // when needDX is set:
@@ -144,7 +171,7 @@ func (p *Proj[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 		return nil
 	}
 	p.dx = reuse(p.dx, dy.Rows, p.In)
-	Gemm(false, false, 1, dy, p.w(), 0, p.dx)
+	p.inputGrad(dy, 0, p.dx)
 	if l != nil {
 		a := &Mat[T]{Rows: l.Rank, Cols: p.In, Data: l.A.W}
 		if len(l.mask) == 0 {
@@ -163,13 +190,17 @@ func (p *Proj[T]) Backward(dy *Mat[T], needDX bool) *Mat[T] {
 	return p.dx
 }
 
-// colSums adds the column sums of m to g, rows in order.
+// colSums adds the column sums of m to g, rows in order (cores split
+// the columns).
 func colSums[T Float](m *Mat[T], g []T) {
-	for i := 0; i < m.Rows; i++ {
-		for j, v := range m.Row(i) {
-			g[j] += v
+	colsParallel(m.Rows, m.Cols, func(j0, j1 int) {
+		gs := g[j0:j1]
+		for i := 0; i < m.Rows; i++ {
+			for j, v := range m.Row(i)[j0:j1] {
+				gs[j] += v
+			}
 		}
-	}
+	})
 }
 
 func mulInto[T Float](dst, a, b []T) {

@@ -27,9 +27,17 @@ const (
 )
 
 func init() {
-	if haveFMA {
+	switch {
+	case haveAVX512:
+		gemm32 = sgemmBlas512
+	case haveFMA:
 		gemm32 = sgemmAuto
 	}
+}
+
+// sgemmBlas512 is sgemm512 with gonum's signature.
+func sgemmBlas512(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm512(tA == blas.Trans, tB == blas.Trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // sgemmAuto picks the tiled kernel for shapes it suits, gonum otherwise.

@@ -10,6 +10,13 @@ func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
 // haveFMA reports whether the AVX2/FMA kernel may run.
 var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// haveAVX512 reports whether the AVX-512 kernel may run (the CPU has
+// AVX-512F and the OS saves the ZMM state; x/sys/cpu checks both).
+var haveAVX512 = cpu.X86.HasAVX512F && haveFMA
+
+//go:noescape
+func sgemmKernel12x32(k int, a *float32, rsa, csa uintptr, b *float32, ldb uintptr, c *float32, ldc uintptr, alpha float32, flags int, bias *float32, mr int, mask uint32)
+
 // kernel6x16 adds alpha·(A panel)·(B panel) to the 6×16 tile of c that
 // starts at c[0] with row stride ldc.
 func kernel6x16(k int, a, b, c []float32, ldc int, alpha float32) {
