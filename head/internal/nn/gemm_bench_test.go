@@ -57,7 +57,9 @@ func blasT(t bool) blas.Transpose {
 
 // BenchmarkGemmCandidates times every candidate on every shape, the
 // candidates of a shape one after the other (run with -count to
-// alternate them again), reporting GFLOP/s:
+// alternate them again), reporting GFLOP/s of wall time and per second
+// of CPU time used by the process (on a shared machine the second is
+// what a product costs; busy-waiting threads count in it):
 //
 //	go test -run XXX -bench GemmCandidates -count 3 ./head/internal/nn/
 //	go test -tags openblas -run XXX -bench GemmCandidates -count 3 ./head/internal/nn/
@@ -79,11 +81,62 @@ func BenchmarkGemmCandidates(b *testing.B) {
 				continue // minutes
 			}
 			b.Run(fmt.Sprintf("%s %dx%dx%d/%s", s.what, m, n, k, cand.name), func(b *testing.B) {
+				cand.f(s.tA, s.tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n) // warm
+				b.ResetTimer()
+				cpu0 := processCPU()
 				for i := 0; i < b.N; i++ {
 					cand.f(s.tA, s.tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 				}
-				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				cpu := processCPU() - cpu0
+				flops := 2 * float64(m*n*k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				if cpu > 0 {
+					b.ReportMetric(flops/cpu/1e9, "GFLOPS/cpu-s")
+				}
 			})
 		}
+	}
+}
+
+// BenchmarkAttention times multi-head attention forward and backward
+// (dropout on) at MiniLM's shapes (32 texts of 25–55 tokens, H 384, 12
+// heads) and bge-small-zh's (100–250 tokens, H 512, 8 heads), with the
+// FLOPs of its products per second of wall and of CPU time.
+func BenchmarkAttention(b *testing.B) {
+	for _, s := range []struct {
+		name           string
+		H, heads       int
+		minLen, maxLen int
+	}{{"minilm", 384, 12, 25, 55}, {"bgezh", 512, 8, 100, 250}} {
+		b.Run(s.name, func(b *testing.B) {
+			rng := NewRNG(5)
+			off := []int{0}
+			var flops float64
+			for i := 0; i < 32; i++ {
+				t := s.minLen + rng.Intn(s.maxLen-s.minLen+1)
+				off = append(off, off[len(off)-1]+t)
+				flops += 3 * 4 * float64(t*t*s.H) // forward 2 products, backward 4
+			}
+			n := off[len(off)-1]
+			q, k, v, dc := NewMat[float32](n, s.H), NewMat[float32](n, s.H), NewMat[float32](n, s.H), NewMat[float32](n, s.H)
+			for _, m := range []*Mat[float32]{q, k, v, dc} {
+				Uniform(rng, m.Data, 1)
+			}
+			a := &Attention[float32]{Heads: s.heads, Dropout: 0.1, RNG: NewRNG(1)}
+			a.Forward(q, k, v, off, true)
+			a.Backward(dc)
+			b.ResetTimer()
+			cpu0 := processCPU()
+			for i := 0; i < b.N; i++ {
+				a.Forward(q, k, v, off, true)
+				a.Backward(dc)
+			}
+			cpu := processCPU() - cpu0
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			if cpu > 0 {
+				b.ReportMetric(flops*float64(b.N)/cpu/1e9, "GFLOPS/cpu-s")
+				b.ReportMetric(cpu/float64(b.N)*1e3, "cpu-ms/op")
+			}
+		})
 	}
 }

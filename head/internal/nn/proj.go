@@ -70,7 +70,7 @@ func (p *Proj[T]) w() *Mat[T] { return &Mat[T]{Rows: p.Out, Cols: p.In, Data: p.
 // (not in Infer, which must not write p).
 func (p *Proj[T]) base(x, y *Mat[T], cache bool) *Mat[T] {
 	y = reuse(y, x.Rows, p.Out)
-	if xs, ok := any(x.Data).([]float32); ok && haveAVX512 {
+	if xs, ok := any(x.Data).([]float32); ok && useBlocked {
 		linearForward32(xs, x.Rows, p.In, any(p.W.W).([]float32), p.W.version, p.Out, any(p.B.W).([]float32), any(y.Data).([]float32), p.cache(cache))
 		return y
 	}
@@ -89,7 +89,7 @@ func (p *Proj[T]) cache(allowed bool) *packCache {
 
 // inputGrad sets dx = dy·W (beta 0) or adds it (beta 1).
 func (p *Proj[T]) inputGrad(dy *Mat[T], beta T, dx *Mat[T]) {
-	if ds, ok := any(dy.Data).([]float32); ok && haveAVX512 {
+	if ds, ok := any(dy.Data).([]float32); ok && useBlocked {
 		linearInputGrad32(ds, dy.Rows, p.Out, any(p.W.W).([]float32), p.W.version, p.In, float32(beta), any(dx.Data).([]float32), p.cache(true))
 		return
 	}

@@ -26,6 +26,10 @@ const (
 	flopsPerWorker = 1 << 20
 )
 
+// useBlocked routes float32 products to the AVX-512 blocked kernel
+// (with the fused bias and the kept packs of frozen weights).
+var useBlocked = haveAVX512
+
 func init() {
 	switch {
 	case haveAVX512:

@@ -103,3 +103,26 @@ func TestSgemm512MatchesGonum(t *testing.T) {
 		}
 	}
 }
+
+func TestTranspose16(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	t.Parallel()
+	src := make([]float32, 16*21)
+	Uniform(NewRNG(3), src, 1)
+	dst := make([]float32, 16*19)
+	transpose16(&src[0], 21*4, &dst[0], 19*4)
+	for i := 0; i < 16; i++ {
+		for j := 0; j < 16; j++ {
+			if dst[j*19+i] != src[i*21+j] {
+				t.Fatalf("dst[%d][%d] = %v, src[%d][%d] = %v", j, i, dst[j*19+i], i, j, src[i*21+j])
+			}
+		}
+		for j := 16; j < 19; j++ {
+			if dst[i*19+j] != 0 {
+				t.Fatalf("wrote outside the block at row %d col %d", i, j)
+			}
+		}
+	}
+}

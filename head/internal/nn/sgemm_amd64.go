@@ -15,6 +15,9 @@ var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 var haveAVX512 = cpu.X86.HasAVX512F && haveFMA
 
 //go:noescape
+func transpose16(src *float32, lds uintptr, dst *float32, ldd uintptr)
+
+//go:noescape
 func sgemmKernel12x32(k int, a *float32, rsa, csa uintptr, b *float32, ldb uintptr, c *float32, ldc uintptr, alpha float32, flags int, bias *float32, mr int, mask uint32)
 
 // kernel6x16 adds alpha·(A panel)·(B panel) to the 6×16 tile of c that

@@ -38,8 +38,7 @@ const (
 var inPlaceB = true
 
 // bSource is op(B) as the kernel reads it: packed panels, or the rows of
-// the caller's B in place (when they are contiguous and n is a multiple
-// of 32, so no panel is partial).
+// the caller's B in place (see inPlace).
 type bSource struct {
 	pb  *packedB
 	b   []float32
@@ -61,12 +60,12 @@ func (s bSource) panel(pc, j0, kb int) (*float32, uintptr) {
 
 // inPlace reports whether op(B) (element (l, j) at b[l·rsb + j·csb]) is
 // read without packing: its rows must be contiguous, n a multiple of 32
-// (no partial panel), and the row stride not a multiple of 2 KiB, whose
-// rows would all fall in a few L1 sets and evict the A tile (measured:
-// in place is as fast as packing at the layers' strides, 1.5 and 6 KiB,
-// and 10–25% slower at 8 KiB).
+// (no partial panel), and the row stride not a multiple of 4 KiB, whose
+// rows would all fall in one L1 set and evict the A tile (measured:
+// in place is as fast as packing at the layers' strides, 1.5, 2 and 6
+// KiB, and 10–25% slower at 8 KiB).
 func inPlace(rsb, csb, n int) bool {
-	return inPlaceB && csb == 1 && n%bkNR == 0 && rsb%512 != 0
+	return inPlaceB && csb == 1 && n%bkNR == 0 && rsb%1024 != 0
 }
 
 // packedB is op(B) [k, n] in panels: k block pc (rows pc..pc+kb-1)
@@ -139,7 +138,24 @@ func (p *packedB) packPanel(b []float32, rsb, csb, pc, j0 int) {
 			clear(row[cols:])
 		}
 	case rsb == 1: // columns of op(B) are contiguous (B transposed)
-		for j := 0; j < cols; j++ {
+		j := 0
+		if haveAVX512 && kb >= 16 { // 16×16 blocks transposed in registers
+			for ; j+16 <= cols; j += 16 {
+				l := 0
+				for ; l+16 <= kb; l += 16 {
+					o := (j0+j)*csb + pc + l
+					_ = b[o+15*csb+15]
+					_ = d[(l+15)*bkNR+j+15]
+					transpose16(&b[o], uintptr(csb)*4, &d[l*bkNR+j], 4*bkNR)
+				}
+				for ; l < kb; l++ {
+					for jj := j; jj < j+16; jj++ {
+						d[l*bkNR+jj] = b[(j0+jj)*csb+pc+l]
+					}
+				}
+			}
+		}
+		for ; j < cols; j++ {
 			src := b[(j0+j)*csb+pc : (j0+j)*csb+pc+kb]
 			for l, v := range src {
 				d[l*bkNR+j] = v
@@ -162,16 +178,30 @@ func (p *packedB) packPanel(b []float32, rsb, csb, pc, j0 int) {
 }
 
 // packATile copies rows r0..r0+rows-1 and k range pc..pc+kb-1 of op(A)
-// (element (i, l) at a[i·rsa + l·csa]) into scr as a 12-row panel,
-// k-major, zero below the last row.
-func packATile(scr, a []float32, rsa, csa, r0, rows, pc, kb int) {
+// (element (i, l) at a[i·rsa + l·csa]) into scr, zero below the last
+// row, and returns the byte strides the kernel reads it with: rows of
+// op(A) that are contiguous are copied as rows (kb apart: a memmove per
+// row, and a stride that spreads the rows over the L1 sets), others
+// into a k-major panel of 12 values per l.
+func packATile(scr, a []float32, rsa, csa, r0, rows, pc, kb int) (rs, cs uintptr) {
 	scr = scr[:kb*bkMR]
+	if csa == 1 {
+		for r := 0; r < bkMR; r++ {
+			d := scr[r*kb : r*kb+kb]
+			if r < rows {
+				copy(d, a[(r0+r)*rsa+pc:(r0+r)*rsa+pc+kb])
+			} else {
+				clear(d)
+			}
+		}
+		return uintptr(kb) * 4, 4
+	}
 	if rsa == 1 && rows == bkMR { // 12 contiguous values per l
 		for l := 0; l < kb; l++ {
 			o := (pc+l)*csa + r0
 			copy(scr[l*bkMR:l*bkMR+bkMR:l*bkMR+bkMR], a[o:o+bkMR:o+bkMR])
 		}
-		return
+		return 4, 4 * bkMR
 	}
 	for l := 0; l < kb; l++ {
 		d := scr[l*bkMR : l*bkMR+bkMR]
@@ -180,6 +210,7 @@ func packATile(scr, a []float32, rsa, csa, r0, rows, pc, kb int) {
 		}
 		clear(d[rows:])
 	}
+	return 4, 4 * bkMR
 }
 
 // blockedWorkers is how many goroutines a product of m rows is worth.
@@ -240,6 +271,10 @@ func blockedTiles(m, n, k int, alpha float32, a []float32, rsa, csa int, pb bSou
 	if alpha != 1 {
 		scale = kFlagScale
 	}
+	// A is read in place when its rows are contiguous, unless the row
+	// stride is a multiple of 4 KiB: twelve rows would share one L1 set
+	// (measured: 63 against 90 GFLOP/s per CPU-second at bge's 5600×512×2048).
+	inPlaceA := csa == 1 && rsa%1024 != 0
 	sp := aScratch.Get().(*[]float32)
 	scr := *sp
 	ldcb := uintptr(ldc) * 4
@@ -256,12 +291,12 @@ func blockedTiles(m, n, k int, alpha float32, a []float32, rsa, csa int, pb bSou
 				rows := min(bkMR, m-r0)
 				var ap *float32
 				var rs, cs uintptr
-				if csa == 1 && rows == bkMR {
+				if inPlaceA && rows == bkMR {
 					_ = a[(r0+bkMR-1)*rsa+pc+kb-1]
 					ap, rs, cs = &a[r0*rsa+pc], uintptr(rsa)*4, 4
 				} else {
-					packATile(scr, a, rsa, csa, r0, rows, pc, kb)
-					ap, rs, cs = &scr[0], 4, 4*bkMR
+					rs, cs = packATile(scr, a, rsa, csa, r0, rows, pc, kb)
+					ap = &scr[0]
 				}
 				for j0 := jc; j0 < j1; j0 += bkNR {
 					cols := min(bkNR, n-j0)

@@ -30,3 +30,7 @@ func expSubVec(x []float32, m float32) (int, float32) { return 0, 0 }
 func geluErfVec(x, y, cdf []float32) int { return 0 }
 
 func geluErfBackVec(x, cdf, dy, dx []float32) int { return 0 }
+
+func transpose16(src *float32, lds uintptr, dst *float32, ldd uintptr) {
+	panic("nn: no SIMD kernel on this platform")
+}
