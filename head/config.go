@@ -37,9 +37,7 @@ type TrainConfig struct {
 	Activation string `json:"activation,omitempty"`
 	// Dropout after each MLP hidden layer, in [0, 1). Unused by softmax.
 	Dropout float64 `json:"dropout"`
-	// Adapter is an optional trainable adapter before the head.
-	Adapter AdapterConfig `json:"adapter"`
-	// Optimizer is "adamw", "lbfgs" (softmax without adapter only) or
+	// Optimizer is "adamw", "lbfgs" (the softmax head only) or
 	// "auto": lbfgs where it applies, adamw otherwise.
 	Optimizer string `json:"optimizer"`
 	// Epochs for AdamW (L-BFGS uses MaxIter).
@@ -116,7 +114,6 @@ func Default() TrainConfig {
 		Hidden:      []int{256},
 		Activation:  string(nn.GELU),
 		Dropout:     0.1,
-		Adapter:     AdapterConfig{Kind: AdapterNone, Rank: 8, Alpha: 16},
 		Optimizer:   OptAuto,
 		Epochs:      20,
 		BatchSize:   128,
@@ -152,7 +149,7 @@ func (c TrainConfig) ResolvedOptimizer() string {
 	if c.Optimizer != OptAuto && c.Optimizer != "" {
 		return c.Optimizer
 	}
-	if c.Head == HeadSoftmax && !c.Adapter.Enabled() && !c.Tuned() {
+	if c.Head == HeadSoftmax && !c.Tuned() {
 		return OptLBFGS
 	}
 	return OptAdamW
@@ -187,14 +184,11 @@ func (c TrainConfig) Validate() error {
 	if c.Dropout < 0 || c.Dropout >= 1 {
 		bad("dropout %v must be in [0, 1)", c.Dropout)
 	}
-	if err := c.Adapter.Validate(); err != nil {
-		bad("adapter: %v", err)
-	}
 	switch c.Optimizer {
 	case OptAuto, "", OptAdamW:
 	case OptLBFGS:
-		if c.Head != HeadSoftmax || c.Adapter.Enabled() {
-			bad("optimizer lbfgs fits the convex softmax head without an adapter; use adamw for mlp heads and adapters")
+		if c.Head != HeadSoftmax {
+			bad("optimizer lbfgs fits the convex softmax head; use adamw for mlp heads")
 		}
 	default:
 		bad("optimizer %q: want auto, adamw or lbfgs", c.Optimizer)

@@ -3,6 +3,7 @@ package head
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -19,8 +20,9 @@ import (
 // with defaults silently.
 //
 // A few values have a shorter form beside their JSON type: "hidden": 256
-// or "512,128" for [512, 128]; "adapter": "lora" for {"kind": "lora"};
-// "label_names": "0=negative,1=positive"; "lora_targets": "query,value".
+// or "512,128" for [512, 128]; "label_names": "0=negative,1=positive";
+// "lora_targets": "query,value". The removed "adapter" option is an
+// error that says why and what to use instead (ErrAdapterRemoved).
 func DecodeConfig(data []byte, base TrainConfig) (TrainConfig, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -46,8 +48,8 @@ func DecodeConfigFields(raw map[string]json.RawMessage, base TrainConfig) (Train
 // ConfigFromValues applies string values, as a query string or the
 // fields of a form carry them, onto base: each value is read as the type
 // of the option it names (a number, true/false, a string, a list as
-// "a,b"), then decoded by DecodeConfig's rules. Nested options are named
-// with a dot ("adapter.rank=4").
+// "a,b"), then decoded by DecodeConfig's rules. Nested options, should
+// the configuration have any, are named with a dot ("option.field=4").
 func ConfigFromValues(values map[string]string, base TrainConfig) (TrainConfig, error) {
 	obj := map[string]any{}
 	keys := make([]string, 0, len(values))
@@ -71,7 +73,7 @@ func ConfigFromValues(values map[string]string, base TrainConfig) (TrainConfig, 
 			sub, ok := m[p].(map[string]any)
 			if !ok {
 				sub = map[string]any{}
-				if short, isStr := m[p].(string); isStr { // "adapter=lora&adapter.rank=4"
+				if short, isStr := m[p].(string); isStr { // "opt=short&opt.field=4"
 					pt, _ := fieldType(t, path[:i+1])
 					b, _ := json.Marshal(short)
 					_ = json.Unmarshal(lenient(b, pt), &sub)
@@ -141,7 +143,14 @@ func fieldType(t reflect.Type, path []string) (reflect.Type, bool) {
 	return t, true
 }
 
+// ErrAdapterRemoved is the error for the removed embedding-level
+// adapter option ("adapter", CLI --adapter/--rank/--alpha).
+var ErrAdapterRemoved = errors.New(`the embedding-level "adapter" was removed: h + (α/r)·B·A·h feeds the head's first layer, which is linear, so it only reparametrises that layer and cannot add capacity; train LoRA inside the encoder instead with "tune": "lora" (CLI: --tune lora --layers N; its rank and alpha are lora_rank and lora_alpha)`)
+
 func unknownKey(key string, t reflect.Type, path []string) error {
+	if len(path) > 0 && path[0] == "adapter" {
+		return ErrAdapterRemoved
+	}
 	where, valid := "", structKeys(t)
 	for i, p := range path[:len(path)-1] {
 		f, ok := fieldByKey(t, p)
@@ -155,7 +164,7 @@ func unknownKey(key string, t reflect.Type, path []string) error {
 }
 
 // decodeStruct sets the fields of v named by raw's keys, each decoded as
-// its own type; nested objects (adapter) recurse, so their unknown keys
+// its own type; nested objects recurse, so their unknown keys
 // are caught too.
 func decodeStruct(v reflect.Value, raw map[string]json.RawMessage, prefix string) error {
 	keys := make([]string, 0, len(raw))
@@ -217,8 +226,6 @@ func lenient(val []byte, t reflect.Type) []byte {
 		if m, err := ParseLabelNames(s); err == nil {
 			val, _ = json.Marshal(m)
 		}
-	case t == reflect.TypeOf(AdapterConfig{}) && isString:
-		val, _ = json.Marshal(map[string]string{"kind": s})
 	}
 	return val
 }

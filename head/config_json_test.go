@@ -44,7 +44,9 @@ func TestDecodeConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{`{"epoch": 5}`, `unknown training option "epoch"; valid options: `},
 		{`{"epoch": 5}`, "epochs"},
-		{`{"adapter": {"kind": "lora", "rnk": 4}}`, `unknown training option "adapter.rnk" in "adapter"; valid options: alpha, kind, rank`},
+		{`{"adapter": {"kind": "lora", "rank": 4}}`, `the embedding-level "adapter" was removed`},
+		{`{"adapter": "lora"}`, `"tune": "lora"`},
+		{`{"label_names": {"0": "a"}, "lora_rank": 0, "tune": "lora"}`, `lora_rank`},
 		{`{"epochs": "5"}`, `training option "epochs" must be a whole number, got a string`},
 		{`{"seed": -1}`, `training option "seed" must be a whole number >= 0`},
 		{`{"normalize": 1}`, `"normalize" must be true or false`},
@@ -69,7 +71,7 @@ func TestDecodeConfigErrors(t *testing.T) {
 	}{
 		{map[string]string{"epoch": "5"}, `unknown training option "epoch"`},
 		{map[string]string{"epochs": "five"}, `epochs="five": want a whole number`},
-		{map[string]string{"adapter.rnk": "4"}, `in "adapter"`},
+		{map[string]string{"adapter": "lora", "adapter.rank": "4"}, `--tune lora`},
 		{map[string]string{"normalize": "yes please"}, "want true or false"},
 	} {
 		_, err := ConfigFromValues(tc.values, Default())
@@ -88,8 +90,7 @@ func TestDecodeConfigShortForms(t *testing.T) {
 		{`{"head": "mlp", "hidden": 64}`, func(c TrainConfig) bool { return reflect.DeepEqual(c.Hidden, []int{64}) }},
 		{`{"head": "mlp", "hidden": "512,128"}`, func(c TrainConfig) bool { return reflect.DeepEqual(c.Hidden, []int{512, 128}) }},
 		{`{"head": "mlp", "hidden": [32, 16]}`, func(c TrainConfig) bool { return reflect.DeepEqual(c.Hidden, []int{32, 16}) }},
-		{`{"adapter": "lora", "optimizer": "adamw"}`, func(c TrainConfig) bool { return c.Adapter == AdapterConfig{Kind: "lora", Rank: 8, Alpha: 16} }},
-		{`{"adapter": {"kind": "lora", "rank": 4}, "optimizer": "adamw"}`, func(c TrainConfig) bool { return c.Adapter == AdapterConfig{Kind: "lora", Rank: 4, Alpha: 16} }},
+		{`{"tune": "lora", "lora_rank": 4, "lora_targets": "query,value"}`, func(c TrainConfig) bool { return c.LoRARank == 4 && len(c.LoRATargets) == 2 }},
 		{`{"label_names": "0=neg,1=pos"}`, func(c TrainConfig) bool { return c.LabelNames["1"] == "pos" && len(c.LabelNames) == 2 }},
 		{`{"label_names": {"0": "neg"}}`, func(c TrainConfig) bool { return c.LabelNames["0"] == "neg" }},
 		{`{}`, func(c TrainConfig) bool { return reflect.DeepEqual(c, Default()) }},
@@ -99,8 +100,8 @@ func TestDecodeConfigShortForms(t *testing.T) {
 			t.Errorf("%s: %+v, %v", tc.body, c, err)
 		}
 	}
-	q, err := ConfigFromValues(map[string]string{"head": "mlp", "hidden": "512,128", "adapter": "lora", "adapter.rank": "4", "optimizer": "adamw"}, Default())
-	if err != nil || !reflect.DeepEqual(q.Hidden, []int{512, 128}) || q.Adapter.Rank != 4 || q.Adapter.Kind != "lora" {
+	q, err := ConfigFromValues(map[string]string{"head": "mlp", "hidden": "512,128", "lora_targets": "query,value", "optimizer": "adamw"}, Default())
+	if err != nil || !reflect.DeepEqual(q.Hidden, []int{512, 128}) || !reflect.DeepEqual(q.LoRATargets, []string{"query", "value"}) {
 		t.Errorf("query short forms: %+v %v", q, err)
 	}
 }

@@ -172,8 +172,6 @@ func TestConfigValidate(t *testing.T) {
 		{"smoothing", func(c *TrainConfig) { c.LabelSmoothing = -0.1 }, "label_smoothing"},
 		{"class weight", func(c *TrainConfig) { c.ClassWeight = "pos:2" }, "label=weight pairs"},
 		{"monitor", func(c *TrainConfig) { c.Monitor = "recall" }, `monitor "recall"`},
-		{"adapter", func(c *TrainConfig) { c.Adapter = AdapterConfig{Kind: "prefix"} }, `kind "prefix"`},
-		{"lora rank", func(c *TrainConfig) { c.Adapter = AdapterConfig{Kind: AdapterLoRA, Alpha: 1} }, "lora rank 0"},
 		{"tol", func(c *TrainConfig) { c.Tol = 0 }, "tol 0 must be > 0"},
 	}
 	for _, tc := range tests {
@@ -187,9 +185,9 @@ func TestConfigValidate(t *testing.T) {
 	if c.ResolvedOptimizer() != OptLBFGS {
 		t.Error("softmax should default to lbfgs")
 	}
-	c.Adapter.Kind = AdapterLoRA
+	c.Head = HeadMLP
 	if c.ResolvedOptimizer() != OptAdamW {
-		t.Error("an adapter needs adamw")
+		t.Error("an mlp head needs adamw")
 	}
 }
 

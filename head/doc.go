@@ -29,8 +29,12 @@
 // # Heads and training
 //
 // Train fits a "softmax" head (multinomial logistic regression) or an
-// "mlp" (one or two hidden layers, GELU or ReLU, dropout), optionally
-// behind a LoRA adapter h' = h + (α/r)·B·A·h trained jointly. The softmax
+// "mlp" (one or two hidden layers, GELU or ReLU, dropout). (An adapter
+// h' = h + (α/r)·B·A·h on the embedding was removed: in front of a head
+// whose first layer is linear it is a reparametrisation of that layer and
+// adds no capacity; LoRA belongs inside the encoder, TrainTail. Old head
+// files with one still load, the adapter folded exactly into the first
+// layer: W' = W·(I + (α/r)·B·A).) The softmax
 // head is fitted by full-batch L-BFGS (gonum/optimize) with L2 strength
 // WeightDecay; everything else by minibatch AdamW with decoupled weight
 // decay, linear warm-up then linear or cosine decay, global-norm
@@ -83,8 +87,7 @@
 // # Head files
 //
 // Save writes a directory holding head.safetensors (the tensors, named
-// as PyTorch would: out.weight [classes, in], hidden.0.weight, ...,
-// adapter.lora_A, adapter.lora_B) and head.json (Meta: labels, sizes,
+// as PyTorch would: out.weight [classes, in], hidden.0.weight, ...) and head.json (Meta: labels, sizes,
 // encoder, training config, result, metrics, curves, diagnosis), plus
 // the files of SaveOptions (curves, errors, a tail graph), all into one
 // temporary directory swapped in at once (encoder/atomicfile): whatever

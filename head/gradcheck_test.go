@@ -22,17 +22,13 @@ func TestGradHeads(t *testing.T) {
 		{"softmax smoothing", arch{Head: HeadSoftmax}, nn.CrossEntropy{Smoothing: 0.1}},
 		{"mlp gelu, class weights", arch{Head: HeadMLP, Hidden: []int{5}, Activation: "gelu"}, nn.CrossEntropy{ClassWeights: []float64{2, 0.5, 1}}},
 		{"mlp relu 2 layers, dropout on", arch{Head: HeadMLP, Hidden: []int{6, 4}, Activation: "relu", Dropout: 0.3}, nn.CrossEntropy{Smoothing: 0.05}},
-		{"lora + softmax", arch{Head: HeadSoftmax, Adapter: AdapterConfig{Kind: AdapterLoRA, Rank: 2, Alpha: 4}}, nn.CrossEntropy{}},
-		{"lora + mlp, everything", arch{Head: HeadMLP, Hidden: []int{5}, Activation: "gelu", Dropout: 0.2, Adapter: AdapterConfig{Kind: AdapterLoRA, Rank: 3, Alpha: 3}},
+		{"mlp, everything", arch{Head: HeadMLP, Hidden: []int{5}, Activation: "gelu", Dropout: 0.2},
 			nn.CrossEntropy{Smoothing: 0.2, ClassWeights: []float64{1, 3, 0.25}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.a.Dim, tc.a.Classes = 7, 3
-			if !tc.a.Adapter.Enabled() {
-				tc.a.Adapter.Kind = AdapterNone
-			}
 			net, err := buildNetwork[float64](tc.a, 5)
 			if err != nil {
 				t.Fatal(err)
@@ -162,8 +158,8 @@ func TestSoftmaxObjectiveGradient(t *testing.T) {
 func TestParamShapesMatchNetwork(t *testing.T) {
 	t.Parallel()
 	for _, a := range []arch{
-		{Head: HeadSoftmax, Adapter: AdapterConfig{Kind: AdapterNone}, Dim: 5, Classes: 2},
-		{Head: HeadMLP, Hidden: []int{4, 3}, Activation: "gelu", Adapter: AdapterConfig{Kind: AdapterLoRA, Rank: 2, Alpha: 1}, Dim: 5, Classes: 4},
+		{Head: HeadSoftmax, Dim: 5, Classes: 2},
+		{Head: HeadMLP, Hidden: []int{4, 3}, Activation: "gelu", Dim: 5, Classes: 4},
 	} {
 		net, err := buildNetwork[float32](a, 1)
 		if err != nil {

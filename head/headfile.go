@@ -187,6 +187,10 @@ func decode(metaJSON []byte, tensors io.Reader) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", MetaFile, err)
 	}
 	a := archFromMeta(meta)
+	legacy, err := readLegacyAdapter(metaJSON, meta.Dim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MetaFile, err)
+	}
 	st, err := safetensors.Read(tensors)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", TensorsFile, err)
@@ -199,6 +203,7 @@ func decode(metaJSON []byte, tensors io.Reader) (*Model, error) {
 			shapes[name] = shape
 		}
 	}
+	legacy.addShapes(shapes, meta.Dim)
 	names := st.Names()
 	for _, name := range names {
 		if _, ok := shapes[name]; !ok {
@@ -228,8 +233,12 @@ func decode(metaJSON []byte, tensors io.Reader) (*Model, error) {
 		copy(p.W, st.Tensors[p.Name].Data)
 		p.Touch()
 	}
-	if meta.Params.Total != 0 && meta.Params.Total != net.headParams+net.adapterParams+meta.Params.Tail {
-		return nil, fmt.Errorf("%s counts %d parameters but its tensors hold %d", MetaFile, meta.Params.Total, net.headParams+net.adapterParams)
+	if meta.Params.Total != 0 && meta.Params.Total != net.headParams+legacy.params(meta.Dim)+meta.Params.Tail {
+		return nil, fmt.Errorf("%s counts %d parameters but its tensors hold %d", MetaFile, meta.Params.Total, net.headParams+legacy.params(meta.Dim)+meta.Params.Tail)
+	}
+	if legacy != nil {
+		legacy.fold(net, st.Tensors, meta.Dim)
+		meta.Params.Total = net.headParams + meta.Params.Tail
 	}
 	m := &Model{meta: meta, net: net}
 	if meta.Tail != nil {
@@ -278,11 +287,6 @@ func (m *Meta) check() error {
 		}
 		if m.Tail.Hidden != m.Dim {
 			return fmt.Errorf("tail width %d differs from the head's dim %d", m.Tail.Hidden, m.Dim)
-		}
-	}
-	if m.Adapter != nil {
-		if err := (AdapterConfig{Kind: m.Adapter.Kind, Rank: m.Adapter.Rank, Alpha: m.Adapter.Alpha}).Validate(); err != nil {
-			return fmt.Errorf("adapter: %w", err)
 		}
 	}
 	return nil

@@ -25,10 +25,9 @@ func trained(t *testing.T, cfg TrainConfig) (*Model, *Dataset) {
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	t.Parallel()
-	lora := quick(HeadMLP)
-	lora.Hidden = []int{16, 8}
-	lora.Adapter = AdapterConfig{Kind: AdapterLoRA, Rank: 3, Alpha: 6}
-	for name, cfg := range map[string]TrainConfig{"softmax": quick(HeadSoftmax), "mlp+lora": lora} {
+	mlp := quick(HeadMLP)
+	mlp.Hidden = []int{16, 8}
+	for name, cfg := range map[string]TrainConfig{"softmax": quick(HeadSoftmax), "mlp 2 layers": mlp} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			m, val := trained(t, cfg)
@@ -159,7 +158,6 @@ func TestCheckEncoder(t *testing.T) {
 func TestConcurrentPredict(t *testing.T) {
 	t.Parallel()
 	cfg := quick(HeadMLP)
-	cfg.Adapter = AdapterConfig{Kind: AdapterLoRA, Rank: 2, Alpha: 2}
 	m, val := trained(t, cfg)
 	want, _ := m.PredictProba(val.X)
 	var wg sync.WaitGroup
@@ -208,7 +206,7 @@ func FuzzDecode(f *testing.F) {
 		"out.weight": {Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}},
 		"out.bias":   {Shape: []int{2}, Data: []float32{0, 1}},
 	}, nil)
-	meta := `{"format":"bertserve-head","version":1,"labels":["a","b"],"dim":3,"head":{"kind":"softmax"},"params":{"head":8,"adapter":0,"total":8}}`
+	meta := `{"format":"bertserve-head","version":1,"labels":["a","b"],"dim":3,"head":{"kind":"softmax"},"params":{"head":8,"total":8}}`
 	f.Add([]byte(meta), st.Bytes())
 	f.Add([]byte(`{"format":"bertserve-head","version":1,"labels":["a","b"],"dim":3,"head":{"kind":"mlp","hidden":[4],"activation":"relu"},"adapter":{"kind":"lora","rank":1,"alpha":1}}`), st.Bytes())
 	f.Fuzz(func(t *testing.T, metaJSON, tensors []byte) {

@@ -28,7 +28,6 @@ type Meta struct {
 	Labels    []string                    `json:"labels"`
 	Dim       int                         `json:"dim"`
 	Head      HeadSpec                    `json:"head"`
-	Adapter   *AdapterSpec                `json:"adapter,omitempty"`
 	Tail      *TailInfo                   `json:"tail,omitempty"`
 	Params    ParamCounts                 `json:"params"`
 	Encoder   EncoderInfo                 `json:"encoder"`
@@ -47,19 +46,9 @@ type HeadSpec struct {
 	Dropout    float64 `json:"dropout,omitempty"`
 }
 
-// AdapterSpec describes the adapter, with its parameter count.
-type AdapterSpec struct {
-	Kind      string    `json:"kind"`
-	Placement Placement `json:"placement"`
-	Rank      int       `json:"rank"`
-	Alpha     float64   `json:"alpha"`
-	Params    int       `json:"params"`
-}
-
 // ParamCounts counts trainable scalars.
 type ParamCounts struct {
-	Head    int `json:"head"`
-	Adapter int `json:"adapter"`
+	Head int `json:"head"`
 	// Tail counts the encoder-layer scalars trained (LoRA's A and B, or
 	// the unfrozen layers); the merged tail saved is larger.
 	Tail  int `json:"tail,omitempty"`
@@ -108,22 +97,14 @@ type Model struct {
 func (a arch) meta(net *network[float32]) Meta {
 	m := Meta{Format: FormatName, Version: FormatVersion, Dim: a.Dim,
 		Head:   HeadSpec{Kind: a.Head, Hidden: a.Hidden, Activation: a.Activation, Dropout: a.Dropout},
-		Params: ParamCounts{Head: net.headParams, Adapter: net.adapterParams, Total: net.headParams + net.adapterParams}}
-	if a.Adapter.Enabled() {
-		ad := adapters[a.Adapter.Kind]
-		m.Adapter = &AdapterSpec{Kind: a.Adapter.Kind, Placement: ad.Placement(), Rank: a.Adapter.Rank, Alpha: a.Adapter.Alpha, Params: net.adapterParams}
-	}
+		Params: ParamCounts{Head: net.headParams, Total: net.headParams}}
 	return m
 }
 
 // archFromMeta recovers the architecture recorded in head.json.
 func archFromMeta(m Meta) arch {
-	a := arch{Head: m.Head.Kind, Hidden: m.Head.Hidden, Activation: m.Head.Activation, Dropout: m.Head.Dropout,
-		Adapter: AdapterConfig{Kind: AdapterNone}, Dim: m.Dim, Classes: len(m.Labels)}
-	if m.Adapter != nil {
-		a.Adapter = AdapterConfig{Kind: m.Adapter.Kind, Rank: m.Adapter.Rank, Alpha: m.Adapter.Alpha}
-	}
-	return a
+	return arch{Head: m.Head.Kind, Hidden: m.Head.Hidden, Activation: m.Head.Activation, Dropout: m.Head.Dropout,
+		Dim: m.Dim, Classes: len(m.Labels)}
 }
 
 // Labels returns the class names; PredictProba's columns follow them.

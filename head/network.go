@@ -12,27 +12,22 @@ type arch struct {
 	Hidden     []int
 	Activation string
 	Dropout    float64
-	Adapter    AdapterConfig
 	Dim        int
 	Classes    int
 }
 
 func archOf(c TrainConfig, dim, classes int) arch {
-	a := arch{Head: c.Head, Adapter: c.Adapter, Dim: dim, Classes: classes}
+	a := arch{Head: c.Head, Dim: dim, Classes: classes}
 	if c.Head == HeadMLP {
 		a.Hidden, a.Activation, a.Dropout = append([]int(nil), c.Hidden...), c.Activation, c.Dropout
-	}
-	if !a.Adapter.Enabled() {
-		a.Adapter = AdapterConfig{Kind: AdapterNone}
 	}
 	return a
 }
 
 // network is a built head: the layers in order plus bookkeeping.
 type network[T nn.Float] struct {
-	seq           *nn.Sequential[T]
-	adapterParams int
-	headParams    int
+	seq        *nn.Sequential[T]
+	headParams int
 }
 
 // Stream offsets of the generators derived from the seed.
@@ -46,7 +41,7 @@ func seedStream(seed uint64, stream uint64) *nn.RNG {
 	return nn.NewRNG(seed*0x100000001B3 + stream*0xD1B54A32D192ED03)
 }
 
-// buildNetwork lays out [adapter] → ([linear → activation → dropout] per
+// buildNetwork lays out ([linear → activation → dropout] per
 // hidden layer) → linear to the classes. The softmax head's weights start
 // at zero; MLP layers start as PyTorch's nn.Linear does.
 func buildNetwork[T nn.Float](a arch, seed uint64) (*network[T], error) {
@@ -55,28 +50,6 @@ func buildNetwork[T nn.Float](a arch, seed uint64) (*network[T], error) {
 	}
 	initRNG, dropRNG := seedStream(seed, streamInit), seedStream(seed, streamDropout)
 	net := &network[T]{seq: &nn.Sequential[T]{}}
-	if a.Adapter.Enabled() {
-		ad, ok := adapters[a.Adapter.Kind]
-		if !ok {
-			return nil, fmt.Errorf("unknown adapter %q", a.Adapter.Kind)
-		}
-		if err := ad.Validate(a.Adapter); err != nil {
-			return nil, err
-		}
-		if a.Adapter.Kind == AdapterLoRA && a.Adapter.Rank > a.Dim {
-			return nil, fmt.Errorf("lora rank %d exceeds the embedding width %d; use a rank below it", a.Adapter.Rank, a.Dim)
-		}
-		var m nn.Module[T]
-		var zero T
-		switch any(zero).(type) {
-		case float32:
-			m = any(ad.build32(a.Adapter, a.Dim, initRNG)).(nn.Module[T])
-		default:
-			m = any(ad.build64(a.Adapter, a.Dim, initRNG)).(nn.Module[T])
-		}
-		net.seq.Layers = append(net.seq.Layers, m)
-		net.adapterParams = nn.CountParams(m.Params())
-	}
 	in := a.Dim
 	switch a.Head {
 	case HeadSoftmax:
@@ -104,7 +77,7 @@ func buildNetwork[T nn.Float](a arch, seed uint64) (*network[T], error) {
 		return nil, fmt.Errorf("unknown head %q (want softmax or mlp)", a.Head)
 	}
 	net.seq.Layers = append(net.seq.Layers, nn.NewLinear[T]("out", in, a.Classes, initRNG, a.Head == HeadSoftmax))
-	net.headParams = nn.CountParams(net.seq.Params()) - net.adapterParams
+	net.headParams = nn.CountParams(net.seq.Params())
 	return net, nil
 }
 
@@ -112,10 +85,6 @@ func buildNetwork[T nn.Float](a arch, seed uint64) (*network[T], error) {
 // without allocating them (buildNetwork creates the same names).
 func (a arch) paramShapes() map[string][]int {
 	s := map[string][]int{}
-	if a.Adapter.Enabled() && a.Adapter.Kind == AdapterLoRA {
-		s["adapter.lora_A"] = []int{a.Adapter.Rank, a.Dim}
-		s["adapter.lora_B"] = []int{a.Dim, a.Adapter.Rank}
-	}
 	in := a.Dim
 	if a.Head == HeadMLP {
 		for i, h := range a.Hidden {

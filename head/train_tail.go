@@ -75,9 +75,7 @@ func TrainTail(ctx context.Context, train, val *SeqDataset, base *TailWeights, c
 	if err != nil {
 		return nil, nil, err
 	}
-	hcfg := cfg
-	hcfg.Adapter = AdapterConfig{Kind: AdapterNone}
-	a := archOf(hcfg, H, len(train.Labels))
+	a := archOf(cfg, H, len(train.Labels))
 	net, err := buildNetwork[float32](a, cfg.Seed)
 	if err != nil {
 		return nil, nil, err

@@ -23,31 +23,24 @@ func quick(head string) TrainConfig {
 func TestTrainHeads(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		cfg     func() TrainConfig
-		opt     string
-		minAcc  float64
-		adapter int
+		name   string
+		cfg    func() TrainConfig
+		opt    string
+		minAcc float64
 	}{
-		{"softmax lbfgs", func() TrainConfig { return quick(HeadSoftmax) }, OptLBFGS, 0.95, 0},
-		{"softmax adamw", func() TrainConfig { c := quick(HeadSoftmax); c.Optimizer = OptAdamW; c.LR = 0.05; return c }, OptAdamW, 0.95, 0},
-		{"mlp gelu", func() TrainConfig { return quick(HeadMLP) }, OptAdamW, 0.95, 0},
+		{"softmax lbfgs", func() TrainConfig { return quick(HeadSoftmax) }, OptLBFGS, 0.95},
+		{"softmax adamw", func() TrainConfig { c := quick(HeadSoftmax); c.Optimizer = OptAdamW; c.LR = 0.05; return c }, OptAdamW, 0.95},
+		{"mlp gelu", func() TrainConfig { return quick(HeadMLP) }, OptAdamW, 0.95},
 		{"mlp relu two layers cosine", func() TrainConfig {
 			c := quick(HeadMLP)
 			c.Hidden, c.Activation, c.Schedule = []int{32, 16}, "relu", ScheduleCosine
 			return c
-		}, OptAdamW, 0.95, 0},
-		{"softmax with lora", func() TrainConfig {
-			c := quick(HeadSoftmax)
-			c.Adapter = AdapterConfig{Kind: AdapterLoRA, Rank: 4, Alpha: 8}
-			c.LR = 0.02
-			return c
-		}, OptAdamW, 0.95, 2 * 4 * 16},
+		}, OptAdamW, 0.95},
 		{"mlp smoothing balanced weights", func() TrainConfig {
 			c := quick(HeadMLP)
 			c.LabelSmoothing, c.ClassWeight = 0.1, "balanced"
 			return c
-		}, OptAdamW, 0.95, 0},
+		}, OptAdamW, 0.95},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,9 +57,6 @@ func TestTrainHeads(t *testing.T) {
 			if rep.Val.Accuracy < tc.minAcc {
 				t.Errorf("validation accuracy %.3f < %.2f", rep.Val.Accuracy, tc.minAcc)
 			}
-			if rep.Params.Adapter != tc.adapter || m.Meta().Params.Adapter != tc.adapter {
-				t.Errorf("adapter params %d, want %d", rep.Params.Adapter, tc.adapter)
-			}
 			if len(seen) == 0 || len(seen) != len(rep.Curves.Points) || !seen[0].HasVal {
 				t.Errorf("progress called %d times for %d curve points", len(seen), len(rep.Curves.Points))
 			}
@@ -80,32 +70,6 @@ func TestTrainHeads(t *testing.T) {
 	}
 }
 
-func TestLoRAIsTrained(t *testing.T) {
-	t.Parallel()
-	train, val := splitHalf(blobs(400, 12, 2, 3, 2))
-	c := quick(HeadMLP)
-	c.Adapter = AdapterConfig{Kind: AdapterLoRA, Rank: 2, Alpha: 4}
-	m, _, err := Train(context.Background(), train, val, c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b []float32
-	for _, p := range m.net.seq.Params() {
-		if p.Name == "adapter.lora_B" {
-			b = p.W
-		}
-	}
-	nonzero := 0
-	for _, v := range b {
-		if v != 0 {
-			nonzero++
-		}
-	}
-	if len(b) != 24 || nonzero == 0 {
-		t.Fatalf("lora_B has %d values, %d non-zero: the adapter was not trained", len(b), nonzero)
-	}
-}
-
 // TestDeterministic trains twice with the same seed (bit-identical
 // weights) and once with another (different weights).
 func TestDeterministic(t *testing.T) {
@@ -116,7 +80,6 @@ func TestDeterministic(t *testing.T) {
 			train, val := splitHalf(blobs(3000, 24, 3, 2, 3)) // > one L-BFGS block
 			c := quick(head)
 			c.Epochs = 3
-			c.Adapter = AdapterConfig{Kind: AdapterNone}
 			weights := func(seed uint64) []float32 {
 				c.Seed = seed
 				m, _, err := Train(context.Background(), train, val, c, nil)
@@ -279,7 +242,6 @@ func TestTrainRejectsBadData(t *testing.T) {
 		{"val width", good, wide, nil, "5 values per row"},
 		{"val labels differ", good, &Dataset{X: good.X[:2], Y: []int{0, 1}, Labels: []string{"x", "y"}}, nil, "differ from training labels"},
 		{"bad config", good, nil, func(c *TrainConfig) { c.LR = -1 }, "lr -1 must be > 0"},
-		{"lora rank above dim", good, nil, func(c *TrainConfig) { c.Adapter = AdapterConfig{Kind: AdapterLoRA, Rank: 8, Alpha: 8} }, "exceeds the embedding width 4"},
 		{"class weight unknown label", good, nil, func(c *TrainConfig) { c.ClassWeight = "zz=2" }, `"zz", which is not a training label`},
 	}
 	for _, tc := range tests {

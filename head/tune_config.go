@@ -26,9 +26,6 @@ func (c TrainConfig) validateTune(bad func(string, ...any)) {
 	if c.Optimizer == OptLBFGS {
 		bad("optimizer lbfgs fits the plain softmax head only; tune %s trains with adamw", c.Tune)
 	}
-	if c.Adapter.Enabled() {
-		bad("adapter %q on the embedding cannot be combined with tune %s; drop the adapter", c.Adapter.Kind, c.Tune)
-	}
 	if !(c.LayerLRDecay > 0 && c.LayerLRDecay <= 1) {
 		bad("layer_lr_decay %v must be in (0, 1] (1: every layer at the head's rate)", c.LayerLRDecay)
 	}

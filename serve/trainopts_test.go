@@ -67,7 +67,8 @@ func TestTrainingOptionsOneDecoder(t *testing.T) {
 	for _, tc := range []struct{ name, path, ct, body, want string }{
 		{"json typo", "/v1/heads/h/train", "application/json", `{"examples": ` + examples + `, "epoch": 5}`, `unknown training option "epoch"; valid options: `},
 		{"query typo", "/v1/heads/h/train?epoch=5", "text/csv", "text,label\na,p\n", `unknown training option "epoch"`},
-		{"nested typo", "/v1/heads/h/train", "application/json", `{"examples": ` + examples + `, "adapter": {"rnk": 2}}`, `"adapter.rnk" in "adapter"`},
+		{"removed adapter", "/v1/heads/h/train", "application/json", `{"examples": ` + examples + `, "adapter": {"kind": "lora"}}`, `"adapter" was removed`},
+		{"removed adapter, query", "/v1/heads/h/train?adapter=lora", "text/csv", "text,label\na,p\n", `"tune": "lora"`},
 		{"json type", "/v1/heads/h/train", "application/json", `{"examples": ` + examples + `, "epochs": "5"}`, `"epochs" must be a whole number, got a string`},
 		{"invalid value", "/v1/heads/h/train?epochs=0", "text/csv", "text,label\na,p\n", "epochs 0 must be in [1, 10000]"},
 	} {

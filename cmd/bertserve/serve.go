@@ -436,9 +436,6 @@ func newHeadModel(m *head.Model) *headModel {
 		Pooling:       meta.Encoder.Pooling,
 		Params:        meta.Params.Total,
 	}
-	if meta.Adapter != nil {
-		info.Kind += "+" + meta.Adapter.Kind
-	}
 	for _, split := range []string{"test", "validation", "val"} {
 		if mt := meta.Metrics[split]; mt != nil {
 			info.MetricsSplit = split

@@ -43,9 +43,6 @@ func cmdTrain(args []string) error {
 	})
 	fs.StringVar(&cfg.Activation, "activation", cfg.Activation, "MLP activation: gelu or relu")
 	fs.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "MLP dropout")
-	fs.StringVar(&cfg.Adapter.Kind, "adapter", "", "adapter: lora (a low-rank residual adapter on the embedding) or none")
-	fs.IntVar(&cfg.Adapter.Rank, "rank", cfg.Adapter.Rank, "adapter rank r")
-	fs.Float64Var(&cfg.Adapter.Alpha, "alpha", cfg.Adapter.Alpha, "adapter scale alpha (update scaled by alpha/r)")
 	fs.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "adamw, lbfgs (softmax only), or auto")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "AdamW epochs")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "AdamW minibatch size")
@@ -77,6 +74,9 @@ func cmdTrain(args []string) error {
 		fmt.Fprintln(fs.Output(), "       bertserve train --embeddings X.npy --labels y.txt [--val-embeddings ...] --out HEADDIR [flags]")
 		fs.PrintDefaults()
 	}
+	if err := removedAdapterFlags(args); err != nil {
+		return err
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -88,9 +88,6 @@ func cmdTrain(args []string) error {
 	}
 	if err := df.check(); err != nil {
 		return err
-	}
-	if cfg.Adapter.Kind == "" {
-		cfg.Adapter.Kind = head.AdapterNone
 	}
 	cfg.LoRATargets = strings.Split(tf.targets, ",")
 	cfg.Normalize = ef.normalize
@@ -157,7 +154,7 @@ func cmdTrain(args []string) error {
 	}
 	rep := t.Report
 	fmt.Fprintf(report, "\nfit: %s\n", rep.Diagnosis.String())
-	fmt.Fprintf(report, "params: head %d, adapter %d; %s, %d %ss in %.1fs\n", rep.Params.Head, rep.Params.Adapter,
+	fmt.Fprintf(report, "params: head %d; %s, %d %ss in %.1fs\n", rep.Params.Head,
 		rep.Result.Optimizer, rep.Result.Epochs, stepName(rep), rep.Duration.Seconds())
 	fmt.Fprintf(report, "head saved to %s; curves: %s, %s\n", *out, filepath.Join(*out, head.CurvesPNGFile), filepath.Join(*out, head.CurvesJSONFile))
 	return nil
@@ -227,4 +224,19 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// removedAdapterFlags refuses the flags of the removed embedding-level
+// adapter (--adapter, --rank, --alpha) with the reason and what to use.
+func removedAdapterFlags(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "adapter" || name == "rank" || name == "alpha") {
+			return usagef("--%s: %v", name, head.ErrAdapterRemoved)
+		}
+	}
+	return nil
 }

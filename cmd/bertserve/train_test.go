@@ -222,7 +222,7 @@ func TestTrainOnEmbeddings(t *testing.T) {
 	out := filepath.Join(tmp, "head")
 	_, err := captureStdout(t, func() error {
 		return cmdTrain([]string{"--embeddings", filepath.Join(tmp, "x.npy"), "--labels", filepath.Join(tmp, "y.txt"),
-			"--out", out, "--head", "mlp", "--hidden", "16", "--epochs", "5", "--adapter", "lora", "--rank", "2"})
+			"--out", out, "--head", "mlp", "--hidden", "16", "--epochs", "5"})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -231,8 +231,18 @@ func TestTrainOnEmbeddings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Meta().Adapter == nil || m.Meta().Adapter.Params == 0 || m.Meta().Encoder.Digest != "" {
+	if m.Meta().Params.Head == 0 || m.Meta().Encoder.Digest != "" {
 		t.Fatalf("meta %+v", m.Meta())
+	}
+	// The removed embedding-level adapter's flags say why and what to use.
+	for _, flag := range [][]string{{"--adapter", "lora"}, {"--rank=2"}, {"-alpha", "4"}} {
+		_, err := captureStdout(t, func() error {
+			return cmdTrain(append([]string{"--embeddings", filepath.Join(tmp, "x.npy"), "--labels", filepath.Join(tmp, "y.txt"),
+				"--out", out}, flag...))
+		})
+		if err == nil || !strings.Contains(err.Error(), "was removed") || !strings.Contains(err.Error(), "--tune lora") {
+			t.Errorf("%v: %v", flag, err)
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ func Diagnose(h *History) Diagnosis {
 	}
 	underAdvice := []string{
 		"train longer (--epochs) or with a larger learning rate (--lr)",
-		"give the head more capacity: --head mlp, a wider --hidden, or --adapter lora",
+		"give the model more capacity: --head mlp, a wider --hidden, or train the encoder's top layers (--tune lora or --tune top)",
 		"lower --weight-decay, --dropout and --label-smoothing",
 	}
 	if !h.Validation {

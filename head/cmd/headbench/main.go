@@ -57,7 +57,6 @@ func run(args []string) error {
 	wd := fs.Float64("weight-decay", head.Default().WeightDecay, "L2 strength (softmax) or AdamW weight decay")
 	tol := fs.Float64("tol", head.Default().Tol, "L-BFGS gradient tolerance")
 	epochs := fs.Int("epochs", 1, "AdamW epochs for -head mlp")
-	rank := fs.Int("lora", 0, "train a LoRA adapter of this rank too (AdamW)")
 	makeDir := fs.String("make", "", "write synthetic train/test matrices and labels into this directory and exit")
 	rows := fs.Int("rows", 60614, "rows of the synthetic training matrix")
 	dim := fs.Int("dim", 384, "width of the synthetic matrices")
@@ -83,9 +82,6 @@ func run(args []string) error {
 	}
 	cfg := head.Default()
 	cfg.Head, cfg.WeightDecay, cfg.Tol, cfg.Seed = *kind, *wd, *tol, *seed
-	if *rank > 0 {
-		cfg.Adapter = head.AdapterConfig{Kind: head.AdapterLoRA, Rank: *rank, Alpha: 2 * float64(*rank)}
-	}
 	if cfg.ResolvedOptimizer() == head.OptAdamW {
 		cfg.Epochs = *epochs
 	}

@@ -115,14 +115,6 @@ func TestGradActivations(t *testing.T) {
 	}
 }
 
-func TestGradLoRA(t *testing.T) {
-	t.Parallel()
-	rng := NewRNG(3)
-	l := NewLoRA[float64]("adapter", 6, 2, 4, rng)
-	Uniform(rng, l.B.W, 0.5) // B starts at zero; move it so dA is non-trivial
-	gradCheck(t, l, randMat(rng, 5, 6), true, nil)
-}
-
 func TestGradDropout(t *testing.T) {
 	t.Parallel()
 	for _, train := range []bool{false, true} {
@@ -134,7 +126,7 @@ func TestGradDropout(t *testing.T) {
 	}
 }
 
-// TestGradNetworkLoss checks a whole network (adapter, two hidden layers,
+// TestGradNetworkLoss checks a whole network (two hidden layers,
 // dropout, output layer) through the loss with label smoothing and class
 // weights, so the loss gradient and every layer are checked together.
 func TestGradNetworkLoss(t *testing.T) {
@@ -152,11 +144,8 @@ func TestGradNetworkLoss(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rng := NewRNG(5)
-			lora := NewLoRA[float64]("adapter", 6, 2, 8, rng)
-			Uniform(rng, lora.B.W, 0.3)
 			drop := NewDropout[float64](0.25, nil)
 			net := &Sequential[float64]{Layers: []Module[float64]{
-				lora,
 				NewLinear[float64]("h0", 6, 5, rng, false), NewActivation[float64](GELU), drop,
 				NewLinear[float64]("h1", 5, 4, rng, false), NewActivation[float64](ReLU),
 				NewLinear[float64]("out", 4, 3, rng, false),

@@ -102,12 +102,12 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	t.Parallel()
 	build64 := func() *Sequential[float64] {
 		rng := NewRNG(8)
-		return &Sequential[float64]{Layers: []Module[float64]{NewLoRA[float64]("a", 16, 4, 8, rng),
+		return &Sequential[float64]{Layers: []Module[float64]{
 			NewLinear[float64]("h", 16, 32, rng, false), NewActivation[float64](GELU), NewLinear[float64]("o", 32, 3, rng, false)}}
 	}
 	build32 := func() *Sequential[float32] {
 		rng := NewRNG(8)
-		return &Sequential[float32]{Layers: []Module[float32]{NewLoRA[float32]("a", 16, 4, 8, rng),
+		return &Sequential[float32]{Layers: []Module[float32]{
 			NewLinear[float32]("h", 16, 32, rng, false), NewActivation[float32](GELU), NewLinear[float32]("o", 32, 3, rng, false)}}
 	}
 	n64, n32 := build64(), build32()

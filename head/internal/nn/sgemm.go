@@ -45,7 +45,7 @@ func sgemmBlas512(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32
 }
 
 // sgemmAuto picks the tiled kernel for shapes it suits, gonum otherwise.
-// A narrow C (fewer than 16 columns, as a low-rank adapter's products
+// A narrow C (fewer than 16 columns, as a LoRA branch's products
 // have) is computed by dot products when op(A)'s rows are contiguous,
 // else transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ, so the kernel's 16 lanes run
 // along the long side.
