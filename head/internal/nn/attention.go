@@ -26,6 +26,7 @@ type Attention[T Float] struct {
 	off     []int
 	probs   []T   // P of every (sequence, head), back to back
 	mask    []T   // dropout mask, same layout (empty when off)
+	pdrop   []T   // drop(P) = P⊙mask, same layout (empty when off)
 	base    []int // offset of item (s, h) in probs
 	ctx     *Mat[T]
 	dq      *Mat[T]
@@ -86,21 +87,7 @@ func softmaxRows[T Float](s *Mat[T]) {
 	switch d := any(s.Data).(type) {
 	case []float32:
 		for i := 0; i < s.Rows; i++ {
-			row := d[i*s.Cols : (i+1)*s.Cols]
-			m := row[0]
-			for _, v := range row {
-				m = max(m, v)
-			}
-			done, sum := expSubVec(row, m)
-			for j, v := range row[done:] {
-				e := exp32(v - m)
-				row[done+j] = e
-				sum += e
-			}
-			inv := 1 / sum
-			for j := range row {
-				row[j] *= inv
-			}
+			softmaxRow32(d[i*s.Cols:(i+1)*s.Cols], nil, nil)
 		}
 	case []float64:
 		for i := 0; i < s.Rows; i++ {
@@ -119,6 +106,74 @@ func softmaxRows[T Float](s *Mat[T]) {
 				row[j] /= sum
 			}
 		}
+	}
+}
+
+// softmaxRow32 replaces row with its softmax and, when keep is non-nil,
+// sets pd = row⊙keep (the dropped probabilities): one AVX-512 pass per
+// step where available, else the Go loops (exp32 and its vector form
+// agree bit for bit; the sums differ in order, fixed either way).
+func softmaxRow32(row, keep, pd []float32) {
+	if len(row) == 0 {
+		return
+	}
+	if haveAVX512 {
+		var kp, pp *float32
+		if keep != nil {
+			_, _ = keep[len(row)-1], pd[len(row)-1]
+			kp, pp = &keep[0], &pd[0]
+		}
+		softmaxRow16(len(row), &row[0], kp, pp)
+		return
+	}
+	m := row[0]
+	for _, v := range row {
+		m = max(m, v)
+	}
+	done, sum := expSubVec(row, m)
+	for j, v := range row[done:] {
+		e := exp32(v - m)
+		row[done+j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range row {
+		row[j] *= inv
+	}
+	if keep != nil {
+		for j, v := range row {
+			pd[j] = v * keep[j]
+		}
+	}
+}
+
+// softmaxBackRow32 turns one row of dP into dS = p⊙(d' − Σ d'⊙p), d' =
+// d⊙keep (keep non-nil) or d.
+func softmaxBackRow32(d, p, keep []float32) {
+	if len(d) == 0 {
+		return
+	}
+	if haveAVX512 {
+		_ = p[len(d)-1]
+		var kp *float32
+		if keep != nil {
+			_ = keep[len(d)-1]
+			kp = &keep[0]
+		}
+		softmaxBack16(len(d), &d[0], &p[0], kp)
+		return
+	}
+	if keep != nil {
+		for j := range d {
+			d[j] *= keep[j]
+		}
+	}
+	var dot float32
+	for j, x := range d {
+		dot += x * p[j]
+	}
+	for j := range d {
+		d[j] = p[j] * (d[j] - dot)
 	}
 }
 
@@ -154,9 +209,12 @@ func (a *Attention[T]) Forward(q, k, v *Mat[T], off []int, train bool) *Mat[T] {
 		}
 		a.mask = a.mask[:total]
 		dropoutMask(a.RNG, a.mask, a.Dropout)
+		a.pdrop = grow(&a.pdrop, total)
+	} else {
+		a.pdrop = a.pdrop[:0]
 	}
 	a.ctx = reuse(a.ctx, q.Rows, q.Cols)
-	a.run(q, k, v, off, a.ctx, a.probs, a.mask, a.base)
+	a.run(q, k, v, off, a.ctx, a.probs, a.mask, a.pdrop, a.base)
 	return a.ctx
 }
 
@@ -166,11 +224,11 @@ func (a *Attention[T]) Infer(q, k, v *Mat[T], off []int) *Mat[T] {
 	b := &Attention[T]{Heads: a.Heads}
 	total := b.layout(off)
 	ctx := NewMat[T](q.Rows, q.Cols)
-	b.run(q, k, v, off, ctx, make([]T, total), nil, b.base)
+	b.run(q, k, v, off, ctx, make([]T, total), nil, nil, b.base)
 	return ctx
 }
 
-func (a *Attention[T]) run(q, k, v *Mat[T], off []int, ctx *Mat[T], probs, mask []T, base []int) {
+func (a *Attention[T]) run(q, k, v *Mat[T], off []int, ctx *Mat[T], probs, mask, pdrop []T, base []int) {
 	H := q.Cols
 	d := H / a.Heads
 	scale := T(1 / math.Sqrt(float64(d)))
@@ -182,19 +240,40 @@ func (a *Attention[T]) run(q, k, v *Mat[T], off []int, ctx *Mat[T], probs, mask 
 		o := r0*H + h*d // head h of the sequence's first row
 		b := base[s*a.Heads+h]
 		p := probs[b : b+t*t]
-		// S = Q·Kᵀ/√d straight from the head's columns, P = softmax(S)
+		// S = Q·Kᵀ/√d straight from the head's columns, P = softmax(S),
+		// and drop(P) = P⊙mask in the same pass
 		gemmRaw(false, true, t, t, d, scale, q.Data[o:], H, k.Data[o:], H, 0, p, t)
-		softmaxRows(&Mat[T]{Rows: t, Cols: t, Data: p})
 		pd := p
 		if len(mask) > 0 {
-			pd = grow(&w.s, t*t)
-			for i, x := range p {
-				pd[i] = x * mask[b+i]
-			}
+			pd = pdrop[b : b+t*t]
 		}
+		softmaxDrop(p, mask, pd, b, t)
 		// ctx = drop(P)·V into the head's columns
 		gemmRaw(false, false, t, d, t, 1, pd, t, v.Data[o:], H, 0, ctx.Data[o:], H)
 	})
+}
+
+// softmaxDrop applies softmax to the t rows of p (t×t) and, with a
+// mask, writes pd = P⊙mask[b:].
+func softmaxDrop[T Float](p, mask, pd []T, b, t int) {
+	if p32, ok := any(p).([]float32); ok {
+		m32, pd32 := any(mask).([]float32), any(pd).([]float32)
+		for i := 0; i < t; i++ {
+			row := p32[i*t : (i+1)*t]
+			if len(m32) > 0 {
+				softmaxRow32(row, m32[b+i*t:b+(i+1)*t], pd32[i*t:(i+1)*t])
+			} else {
+				softmaxRow32(row, nil, nil)
+			}
+		}
+		return
+	}
+	softmaxRows(&Mat[T]{Rows: t, Cols: t, Data: p})
+	if len(mask) > 0 {
+		for i, x := range p {
+			pd[i] = x * mask[b+i]
+		}
+	}
 }
 
 // Backward returns dq, dk, dv for the gradient dctx of the last Forward:
@@ -239,11 +318,7 @@ func (a *Attention[T]) BackwardSome(dctx *Mat[T], needQ, needK, needV bool) (dq,
 		var mk []T
 		pd := p
 		if len(a.mask) > 0 {
-			mk = a.mask[b : b+t*t]
-			pd = grow(&w.s, t*t)
-			for i, x := range p {
-				pd[i] = x * mk[i]
-			}
+			mk, pd = a.mask[b:b+t*t], a.pdrop[b:b+t*t]
 		}
 		dc := dctx.Data[o:]
 		if needV { // dV = Pdᵀ·dC
@@ -268,6 +343,17 @@ func (a *Attention[T]) BackwardSome(dctx *Mat[T], needQ, needK, needV bool) (dq,
 
 // softmaxBackRows turns dP (t×t, rows) into dS = P⊙(dP⊙mask − rowsum(dP⊙mask⊙P)).
 func softmaxBackRows[T Float](ds, p, mk []T, t int) {
+	if d32, ok := any(ds).([]float32); ok {
+		p32, m32 := any(p).([]float32), any(mk).([]float32)
+		for i := 0; i < t; i++ {
+			var mr []float32
+			if m32 != nil {
+				mr = m32[i*t : (i+1)*t]
+			}
+			softmaxBackRow32(d32[i*t:(i+1)*t], p32[i*t:(i+1)*t], mr)
+		}
+		return
+	}
 	for i := 0; i < t; i++ {
 		dr, pr := ds[i*t:(i+1)*t], p[i*t:(i+1)*t]
 		if mk != nil {

@@ -2,6 +2,8 @@
 
 package nn
 
+import "golang.org/x/sys/cpu"
+
 //go:noescape
 func expSum8(n int, x *float32, m float32) float32
 
@@ -42,3 +44,15 @@ func geluErfBackVec(x, cdf, dy, dx []float32) int {
 	geluErfBackward8(n, &x[0], &cdf[0], &dy[0], &dx[0])
 	return n
 }
+
+//go:noescape
+func softmaxRow16(n int, x, keep, pd *float32)
+
+//go:noescape
+func softmaxBack16(n int, d, p, keep *float32)
+
+//go:noescape
+func dropoutPairs8(k int, s uint64, mask *float32, thr uint32, keep float32)
+
+// haveAVX512DQ gates the dropout mask generator (64-bit multiplies).
+var haveAVX512DQ = haveAVX512 && cpu.X86.HasAVX512DQ

@@ -199,7 +199,9 @@ func packATile(scr, a []float32, rsa, csa, r0, rows, pc, kb int) (rs, cs uintptr
 	if rsa == 1 && rows == bkMR { // 12 contiguous values per l
 		for l := 0; l < kb; l++ {
 			o := (pc+l)*csa + r0
-			copy(scr[l*bkMR:l*bkMR+bkMR:l*bkMR+bkMR], a[o:o+bkMR:o+bkMR])
+			s, d := a[o:o+bkMR:o+bkMR], scr[l*bkMR:l*bkMR+bkMR:l*bkMR+bkMR]
+			d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+			d[6], d[7], d[8], d[9], d[10], d[11] = s[6], s[7], s[8], s[9], s[10], s[11]
 		}
 		return 4, 4 * bkMR
 	}

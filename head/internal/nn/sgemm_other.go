@@ -34,3 +34,13 @@ func geluErfBackVec(x, cdf, dy, dx []float32) int { return 0 }
 func transpose16(src *float32, lds uintptr, dst *float32, ldd uintptr) {
 	panic("nn: no SIMD kernel on this platform")
 }
+
+const haveAVX512DQ = false
+
+func softmaxRow16(n int, x, keep, pd *float32) { panic("nn: no SIMD kernel on this platform") }
+
+func softmaxBack16(n int, d, p, keep *float32) { panic("nn: no SIMD kernel on this platform") }
+
+func dropoutPairs8(k int, s uint64, mask *float32, thr uint32, keep float32) {
+	panic("nn: no SIMD kernel on this platform")
+}
