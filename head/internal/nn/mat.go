@@ -94,7 +94,9 @@ var gemm32 = impl.Sgemm
 
 // gemmRaw is Gemm on raw row-major storage: c [m, n] (row stride ldc) =
 // alpha·op(a)·op(b) + beta·c, a and b with row strides lda and ldb (the
-// views of sub-matrices, such as one attention head's columns).
+// views of sub-matrices, such as one attention head's columns). It runs
+// on the calling goroutine where it can: its callers (attention) already
+// split their work across cores.
 func gemmRaw[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -108,6 +110,10 @@ func gemmRaw[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int,
 	}
 	switch cd := any(c).(type) {
 	case []float32:
+		if useBlocked { // one goroutine: the callers split the work
+			sgemm512w(transA, transB, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), cd, ldc, nil, 1)
+			return
+		}
 		gemm32(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), cd, ldc)
 	case []float64:
 		impl.Dgemm(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), cd, ldc)

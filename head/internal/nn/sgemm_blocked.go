@@ -322,6 +322,12 @@ var packedPool = sync.Pool{New: func() any { return new(packedB) }}
 
 // sgemm512 is the BLAS-style entry of the blocked product.
 func sgemm512(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	sgemm512w(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, blockedWorkers(m, n, k))
+}
+
+// sgemm512w is sgemm512 on at most workers goroutines (1 inside loops
+// that are already split across cores, such as attention's heads).
+func sgemm512w(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32, workers int) {
 	rsa, csa := lda, 1
 	if tA {
 		rsa, csa = 1, lda
@@ -330,7 +336,6 @@ func sgemm512(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 	if tB {
 		rsb, csb = 1, ldb
 	}
-	workers := blockedWorkers(m, n, k)
 	if inPlace(rsb, csb, n) {
 		sgemmBlocked(m, n, k, alpha, a, rsa, csa, bSource{b: b, rsb: rsb}, beta, c, ldc, bias, workers)
 		return
