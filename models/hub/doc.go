@@ -49,14 +49,19 @@
 // expired): Pull asks the hub for a fresh one and resumes at the current
 // offset; it never reads that as a gated repo.
 //
-// What gets downloaded depends on the repository. With an ONNX export
-// (onnx/model.onnx, as Optimum and sentence-transformers publish it) Pull
-// takes the graph, the tokenizer (tokenizer.json or vocab.txt),
-// config.json and the sentence-transformers files (modules.json,
-// 1_Pooling/config.json) and writes a manifest. Without one it takes
-// config.json, model.safetensors (or the shards that
-// model.safetensors.index.json names), the tokenizer and the
-// sentence-transformers files, and converts them with models.ImportHF. It
+// What gets downloaded depends on the repository. With config.json,
+// model.safetensors (or the shards that model.safetensors.index.json
+// names) and a tokenizer, Pull takes those and the sentence-transformers
+// files (modules.json, 1_Pooling/config.json) and converts them with
+// models.ImportHF, even when the repository also has an ONNX export: the
+// safetensors are the checkpoint itself. A repository with only an ONNX
+// export (onnx/model.onnx, as Optimum and Xenova publish many) gets its
+// graph, tokenizer and side files, and models.ImportONNX recovers the
+// BERT weights from the graph, so the directory holds model.safetensors
+// and a builder-written model.onnx either way; an export the recovery
+// does not know (quantized, fused, another architecture) is used as it
+// is, and the progress line says why training inside the encoder will
+// not work on it. It
 // never downloads pytorch_model.bin: unpickling runs code from the file,
 // so a repository with only pickled weights is refused with
 // ErrUnsupported and a pointer to safetensors conversions.

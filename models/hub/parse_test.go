@@ -163,10 +163,16 @@ func TestMakePlan(t *testing.T) {
 		err   string
 	}{
 		{
-			name:  "onnx export wins over weights",
+			name:  "weights win over an onnx export",
 			files: set("onnx/model.onnx", "model.safetensors", "config.json", "tokenizer.json", "1_Pooling/config.json", "README.md", "onnx/model_quantized.onnx"),
+			route: routeSafetensors,
+			get:   []string{"config.json", "tokenizer.json", "1_Pooling/config.json", "model.safetensors"},
+		},
+		{
+			name:  "onnx export when the weights lack a tokenizer-side config",
+			files: set("onnx/model.onnx", "model.safetensors", "tokenizer.json"),
 			route: routeONNX,
-			get:   []string{"config.json", "tokenizer.json", "1_Pooling/config.json", "onnx/model.onnx"},
+			get:   []string{"tokenizer.json", "onnx/model.onnx"},
 		},
 		{
 			name:  "onnx with external data",

@@ -12,7 +12,7 @@ import (
 
 // Pull takes one of two routes through a repository.
 const (
-	routeONNX        = "onnx"        // an ONNX export is used as it is
+	routeONNX        = "onnx"        // the weights are recovered from an ONNX export (models.ImportONNX)
 	routeSafetensors = "safetensors" // weights are converted by models.ImportHF
 )
 
@@ -58,6 +58,13 @@ func makePlan(repo string, files map[string]bool) (plan, error) {
 		}
 	}
 	hasTokenizer := files["tokenizer.json"] || files["vocab.txt"]
+	// Safetensors weights win over an ONNX export: the builder makes
+	// model.onnx from them either way, and they are the checkpoint itself
+	// (an export may be quantized, fused or missing the pooler).
+	hasWeights := files["model.safetensors"] || files["model.safetensors.index.json"]
+	if files["config.json"] && hasWeights && hasTokenizer {
+		return weightsPlan(pl, files), nil
+	}
 	for _, c := range onnxCandidates {
 		if !files[c] {
 			continue
@@ -79,20 +86,26 @@ func makePlan(repo string, files map[string]bool) (plan, error) {
 	if !files["config.json"] {
 		return plan{}, fmt.Errorf("%s has no config.json and no onnx/model.onnx: %w (is it a transformers model repo?)", repo, ErrUnsupported)
 	}
-	switch {
-	case files["model.safetensors"]:
-		pl.files = append(pl.files, "model.safetensors")
-	case files["model.safetensors.index.json"]:
-		pl.index = "model.safetensors.index.json"
-		pl.files = append(pl.files, pl.index)
-	default:
+	if !hasWeights {
 		return plan{}, noSafetensorsError(repo, files)
 	}
 	if !hasTokenizer {
 		return plan{}, fmt.Errorf("%s has weights but neither tokenizer.json nor vocab.txt: %w; add a tokenizer to a local copy and run `bertserve import --from DIR`", repo, ErrUnsupported)
 	}
+	return weightsPlan(pl, files), nil
+}
+
+// weightsPlan completes pl for the safetensors route: one file, or the
+// shard index (the shards come later, from the index).
+func weightsPlan(pl plan, files map[string]bool) plan {
+	if files["model.safetensors"] {
+		pl.files = append(pl.files, "model.safetensors")
+	} else {
+		pl.index = "model.safetensors.index.json"
+		pl.files = append(pl.files, pl.index)
+	}
 	pl.route = routeSafetensors
-	return pl, nil
+	return pl
 }
 
 // noSafetensorsError explains why a repository without safetensors or

@@ -150,8 +150,7 @@ func (p *puller) pull(ctx context.Context, dir string) error {
 	src := source{Repo: p.repo, Revision: p.Revision, Commit: commit, Endpoint: p.endpoint, License: info.license()}
 	switch pl.route {
 	case routeONNX:
-		p.progress.note("assembling the ONNX export into a model directory")
-		err = assembleONNX(stage, out, pl, src)
+		err = p.importONNX(stage, out, pl, src)
 	default:
 		p.progress.note("converting the safetensors weights to ONNX")
 		err = p.importHF(stage, out, src)

@@ -1,10 +1,12 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -150,4 +152,60 @@ func TestPullBertBaseChineseLayout(t *testing.T) {
 		t.Fatalf("pulled tokenizer gives %v for %q, want [CLS]=101 ... [SEP]=102", enc.IDs, review)
 	}
 	checkSameOutputs(t, dir, cfg, w, enc.IDs)
+}
+
+// TestPullRecoversWeightsFromAnONNXOnlyRepo pulls a repo that ships only
+// an ONNX export of a BERT (torch's opset-11 export of a tiny BERT, as
+// optimum and Xenova publish them): the model directory gets the
+// recovered weights as model.safetensors and a model.onnx written by the
+// builder, so heads can train inside the encoder, and the graph computes
+// what those weights compute. An export the recovery does not know is
+// used as it is (the other ONNX tests).
+func TestPullRecoversWeightsFromAnONNXOnlyRepo(t *testing.T) {
+	t.Parallel()
+	export := must(os.ReadFile(filepath.Join("..", "testdata", "onnx", "tiny-bert-opset11.onnx")))
+	var vocab strings.Builder
+	vocab.WriteString("[PAD]\n")
+	for i := 1; i < 64; i++ {
+		vocab.WriteString("tok" + strconv.Itoa(i) + "\n")
+	}
+	h := newFakeHub(t)
+	h.add("acme/onnx-only", map[string][]byte{
+		"onnx/model.onnx":       export,
+		"vocab.txt":             []byte(vocab.String()),
+		"tokenizer_config.json": []byte(`{"model_max_length": 24}`),
+	}).license = "apache-2.0"
+	dir, err := Pull(context.Background(), "acme/onnx-only", testOptions(h, filepath.Join(t.TempDir(), "m")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Verify(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{models.ModelFile, models.WeightsFile, models.ConfigFile, "vocab.txt"} {
+		if m.Files[f] == "" {
+			t.Errorf("manifest files %v lack %s", m.Files, f)
+		}
+	}
+	if bytes.Equal(must(os.ReadFile(filepath.Join(dir, models.ModelFile))), export) {
+		t.Error("model.onnx is the export itself, not the builder's graph")
+	}
+	if !strings.HasPrefix(m.Source, "hf:acme/onnx-only@") || m.License != "apache-2.0" {
+		t.Errorf("manifest source %q license %q", m.Source, m.License)
+	}
+	cfg, err := models.LoadConfig(filepath.Join(dir, models.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := models.ReadHFWeights(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("runs in ONNX Runtime", func(t *testing.T) {
+		checkSameOutputs(t, dir, cfg, w, []int64{2, 5, 6, 7, 8, 13, 3})
+	})
 }
