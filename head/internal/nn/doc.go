@@ -28,14 +28,14 @@
 //     its rows are contiguous), op(A) read in place or packed per 12-row
 //     tile, rows split across cores, the bias fused into the first k
 //     block, masked edges. At MiniLM's and bge-small-zh's shapes it runs
-//     at 87–98 GFLOP/s on one core, level with OpenBLAS 0.3.21's
-//     cblas_sgemm (89–96; the machine's OpenBLAS peak, 2048³ on both
+//     at 81–98 GFLOP/s on one core, level with OpenBLAS 0.3.21's
+//     cblas_sgemm (67–96; the machine's OpenBLAS peak, 2048³ on both
 //     cores, is 190 GFLOP/s); the AVX2 6×16 kernel of sgemm_amd64.s
 //     reaches 57–85, gonum's pure-Go Sgemm about 9 and GoMLX's pure-Go
-//     backend 4–5. A whole step runs at 119–153 GFLOP/s of products on
-//     the two cores, 63–80% of that peak, 1.5–2.4× faster than before
-//     this kernel. OpenBLAS through cgo (gonum.org/v1/netlib's call)
-//     gave no faster step (build tag openblas, for the measurement only),
+//     backend 4–5 per CPU second. A whole step runs at 119–141 GFLOP/s
+//     of products on the two cores, 63–74% of that peak, 1.5–2.4× faster
+//     than before this kernel. OpenBLAS through cgo (gonum.org/v1/netlib's
+//     call) gave no faster step (build tag openblas, measurement only),
 //     so bertserve stays pure Go with no C library to install.
 //   - A frozen weight (the base of a LoRA layer) is packed once and kept
 //     (packCache, keyed by the Param's version, which AdamW, Restore and
