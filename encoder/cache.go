@@ -18,8 +18,11 @@ import (
 // One append-only file per configuration holds records of a 32-byte
 // sha256 key followed by dim little-endian float32 values. A run that is
 // killed mid-write leaves at most a partial last record, which the next
-// Open ignores and overwrites. It is safe for concurrent use within one
-// process.
+// writer overwrites. It is safe for concurrent use within one process,
+// and processes may share it (a CLI `train` beside another, or beside a
+// server's training job): writers take an exclusive flock on the file
+// and first pick up the records other processes appended, so nobody
+// writes over anybody's records.
 type Cache struct {
 	mu    sync.Mutex
 	f     *os.File
@@ -66,21 +69,25 @@ func OpenCache(dir string, info Info) (*Cache, error) {
 
 func (c *Cache) recordSize() int64 { return 32 + 4*int64(c.dim) }
 
+// load indexes the whole records past c.size: all of them when the cache
+// opens, those other processes appended since when it writes.
 func (c *Cache) load() error {
 	st, err := c.f.Stat()
 	if err != nil {
 		return err
 	}
 	rs := c.recordSize()
-	n := st.Size() / rs // a trailing partial record is ignored
+	end := st.Size() / rs * rs // a trailing partial record is ignored
 	var key [32]byte
-	for i := int64(0); i < n; i++ {
-		if _, err := c.f.ReadAt(key[:], i*rs); err != nil {
+	for off := c.size; off < end; off += rs {
+		if _, err := c.f.ReadAt(key[:], off); err != nil {
 			return fmt.Errorf("embedding cache %s: %w (delete the file to rebuild it)", c.path, err)
 		}
-		c.index[key] = i*rs + 32
+		c.index[key] = off + 32
 	}
-	c.size = n * rs
+	if end > c.size {
+		c.size = end
+	}
 	return nil
 }
 
@@ -117,8 +124,8 @@ func (c *Cache) Put(texts []string, vecs [][]float32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	buf := make([]byte, 0, c.recordSize()*int64(len(texts)))
-	pending := map[[32]byte]int64{}
-	off := c.size
+	pending := map[[32]byte]int64{} // key -> offset of the vector within buf
+	var off int64
 	for i, t := range texts {
 		if len(vecs[i]) != c.dim {
 			return fmt.Errorf("embedding cache: vector of %d values, cache holds dim %d", len(vecs[i]), c.dim)
@@ -140,17 +147,23 @@ func (c *Cache) Put(texts []string, vecs [][]float32) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	if _, err := c.f.WriteAt(buf, c.size); err != nil {
-		return fmt.Errorf("embedding cache %s: %w", c.path, err)
-	}
-	if err := c.f.Sync(); err != nil {
-		return err
-	}
-	for k, o := range pending {
-		c.index[k] = o
-	}
-	c.size = off
-	return nil
+	return withFileLock(c.f, c.path, func() error {
+		if err := c.load(); err != nil { // what other processes appended
+			return err
+		}
+		at := c.size
+		if _, err := c.f.WriteAt(buf, at); err != nil {
+			return fmt.Errorf("embedding cache %s: %w", c.path, err)
+		}
+		if err := c.f.Sync(); err != nil {
+			return fmt.Errorf("embedding cache %s: %w", c.path, err)
+		}
+		for k, o := range pending {
+			c.index[k] = at + o
+		}
+		c.size = at + off
+		return nil
+	})
 }
 
 // Close closes the cache file.

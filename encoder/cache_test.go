@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,5 +55,56 @@ func TestCacheRoundTripAndPartialRecord(t *testing.T) {
 	other.Normalize = true
 	if CacheKey(other) == CacheKey(info) {
 		t.Fatal("normalize must change the cache key")
+	}
+}
+
+// Two openers of one cache file stand for two processes (a CLI train
+// beside another, or beside a server's training job): each must pick up
+// what the other appended instead of writing over it, and a third opener
+// must read every record back intact.
+func TestCacheSharedByTwoWriters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	info := Info{Digest: "shared", Pooling: "mean", MaxLength: 64, Dim: 2}
+	a, err := OpenCache(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenCache(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	want := map[string][]float32{}
+	for i := 0; i < 20; i++ {
+		w := a
+		if i%2 == 1 {
+			w = b
+		}
+		text := fmt.Sprintf("text %d", i)
+		vec := []float32{float32(i), float32(-i)}
+		want[text] = vec
+		if err := w.Put([]string{text}, [][]float32{vec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b also learned a's records while writing; a new reader sees all.
+	if v, ok, _ := b.Get("text 18"); !ok || v[0] != 18 {
+		t.Errorf("b.Get(text 18) = %v %v, want the record a appended", v, ok)
+	}
+	c, err := OpenCache(dir, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Len() != len(want) {
+		t.Fatalf("a third opener finds %d records, want %d", c.Len(), len(want))
+	}
+	for text, vec := range want {
+		v, ok, err := c.Get(text)
+		if err != nil || !ok || v[0] != vec[0] || v[1] != vec[1] {
+			t.Errorf("Get(%q) = %v %v %v, want %v", text, v, ok, err, vec)
+		}
 	}
 }

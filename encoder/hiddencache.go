@@ -108,6 +108,9 @@ func OpenHiddenCache(dir string, info Info, k, hidden int, dtype string) (*Hidde
 	return c, nil
 }
 
+// locked runs fn holding the cache file's lock.
+func (c *HiddenCache) locked(fn func() error) error { return withFileLock(c.f, c.path, fn) }
+
 // Path is the cache file.
 func (c *HiddenCache) Path() string { return c.path }
 

@@ -10,8 +10,9 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	return buf, func() error { return nil }, err
 }
 
-// locked runs fn; without flock, processes must not share a cache.
-func (c *HiddenCache) locked(fn func() error) error { return fn() }
+// withFileLock runs fn; without flock, processes must not share a cache
+// file.
+func withFileLock(f *os.File, path string, fn func() error) error { return fn() }
 
 // FreeBytes cannot measure free space here.
 func FreeBytes(path string) (int64, error) { return 0, ErrNoStatfs }

@@ -27,13 +27,13 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	return data, func() error { return unix.Munmap(data) }, nil
 }
 
-// locked runs fn holding an exclusive flock on the cache file, so
-// processes sharing a cache append one at a time.
-func (c *HiddenCache) locked(fn func() error) error {
-	if err := unix.Flock(int(c.f.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("locking %s: %w", c.path, err)
+// withFileLock runs fn holding an exclusive flock on f (the file at
+// path), so processes sharing a cache file append one at a time.
+func withFileLock(f *os.File, path string, fn func() error) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", path, err)
 	}
-	defer unix.Flock(int(c.f.Fd()), unix.LOCK_UN)
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	return fn()
 }
 

@@ -522,18 +522,24 @@ func trainer(encoderFor func() *head.TextEncoder, tailsFor func() *servedTails) 
 	}
 }
 
-// textEncoder is the pipeline's seam over the server's encoder. Training
-// jobs do not use the embedding cache: the cache file is not safe for two
-// processes at once, and a CLI train may run beside the server.
+// textEncoder is the pipeline's seam over the server's encoder, through
+// the embedding cache that `bertserve train` uses too (writers lock the
+// file, so a CLI train may run beside the server): retraining a head on
+// the same texts does no encoder work.
 func (b *encoderBackend) textEncoder() *head.TextEncoder {
 	return &head.TextEncoder{
 		Info: headEncoderInfo(b.enc.Info(), b.modelDir),
 		Embed: func(ctx context.Context, texts []string) (head.Embedded, error) {
-			r, err := b.enc.Embed(ctx, texts)
+			c, err := encoder.OpenCache("", b.enc.Info())
 			if err != nil {
 				return head.Embedded{}, err
 			}
-			return head.Embedded{Vectors: r.Vectors, Truncated: r.Truncated}, nil
+			defer c.Close()
+			r, err := b.enc.EmbedCached(ctx, texts, c)
+			if err != nil {
+				return head.Embedded{}, err
+			}
+			return head.Embedded{Vectors: r.Vectors, Cached: r.Hits, Truncated: r.Truncated}, nil
 		},
 	}
 }
