@@ -29,6 +29,10 @@ type Built struct {
 	// HasPooler reports whether pooler_output is an output: the weights
 	// held pooler.dense and the family has a pooler.
 	HasPooler bool
+	// calibSites and calibOut are, for Calibrate's probe graph, the
+	// quantized inputs and the outputs that carry them.
+	calibSites []string
+	calibOut   map[string]string
 }
 
 // BuildONNX builds the encoder graph for cfg from Hugging Face weights and
@@ -124,6 +128,7 @@ type builder struct {
 	ws  *weightSet
 	g   *onnx.Graph
 	err error
+	q   *quantState // nil for float32 builds
 }
 
 // param adds the tensor called name as an initializer and returns its

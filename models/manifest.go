@@ -67,8 +67,14 @@ type Manifest struct {
 	// Description says in a sentence what the model is.
 	Description string `json:"description,omitempty"`
 	// DType is the element type of the weights in model.onnx and
-	// model.safetensors ("float32").
+	// model.safetensors ("float32"), or "int8" for a graph whose linear
+	// layers are quantized (model.safetensors stays float32).
 	DType string `json:"dtype,omitempty"`
+	// QuantizedFrom is, for a quantized model, the sha256 of the float32
+	// model.onnx it was quantized from (see QuantizeDir).
+	QuantizedFrom string `json:"quantized_from,omitempty"`
+	// Calibration says what text a quantized model was calibrated on.
+	Calibration string `json:"calibration,omitempty"`
 	// Packages are the registry packages the files were made from, with
 	// the checksums of the archives and of the files read from them.
 	Packages []Package `json:"packages,omitempty"`
@@ -103,6 +109,9 @@ func (m *Manifest) Validate() error {
 	}
 	if !isHexSHA256(m.SHA256) {
 		bad = append(bad, fmt.Sprintf("sha256 %q is not a hex SHA-256 digest", m.SHA256))
+	}
+	if m.QuantizedFrom != "" && !isHexSHA256(m.QuantizedFrom) {
+		bad = append(bad, fmt.Sprintf("quantized_from %q is not a hex SHA-256 digest", m.QuantizedFrom))
 	}
 	if m.Dim < 0 {
 		bad = append(bad, fmt.Sprintf("dim %d is negative", m.Dim))

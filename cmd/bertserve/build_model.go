@@ -25,6 +25,8 @@ func cmdBuildModel(args []string) error {
 	maxLen := fs.Int("max-length", 0, "longest input in tokens (default: the model's position limit)")
 	name := fs.String("name", "", "model name for the manifest (default: the directory name)")
 	license := fs.String("license", "", "license of the weights, for the manifest")
+	var q quantFlags
+	q.register(fs, "fp32")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "usage: bertserve build-model --config config.json (--weights model.safetensors | --random [--seed N])")
@@ -32,7 +34,8 @@ func cmdBuildModel(args []string) error {
 		fmt.Fprintln(w, "\nWrites DIR/model.onnx (opset 17; inputs input_ids, attention_mask[, token_type_ids];")
 		fmt.Fprintln(w, "outputs last_hidden_state[, pooler_output]), the tokenizer, config.json and bertserve.json.")
 		fmt.Fprintln(w, "With --random the weights are first written to DIR/model.safetensors and read back,")
-		fmt.Fprintln(w, "so random and real models go through the same builder.")
+		fmt.Fprintln(w, "so random and real models go through the same builder. --dtype int8 --calibration FILE")
+		fmt.Fprintln(w, "then quantizes the directory in place (see `bertserve quantize -h`).")
 		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -50,6 +53,10 @@ func cmdBuildModel(args []string) error {
 		return usagef("--tokenizer is required (a tokenizer.json, or a vocab.txt for WordPiece models)")
 	case *random == (*weights != ""):
 		return usagef("give exactly one of --weights FILE and --random")
+	}
+	dt, err := q.parse()
+	if err != nil {
+		return err
 	}
 	cfgJSON, err := os.ReadFile(*cfgPath)
 	if err != nil {
@@ -89,8 +96,13 @@ func cmdBuildModel(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "build-model: %s %d layers, dim %d, pooling %s, max length %d, outputs %v\n",
-		m.Architecture, cfg.NumLayers, m.Dim, m.Pooling, m.MaxLength, m.Outputs)
+	if dt == models.DTypeInt8 {
+		if m, err = q.quantize("build-model", *out, *out, ""); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "build-model: %s %s %d layers, dim %d, pooling %s, max length %d, outputs %v\n",
+		m.DType, m.Architecture, cfg.NumLayers, m.Dim, m.Pooling, m.MaxLength, m.Outputs)
 	fmt.Println(*out)
 	return nil
 }

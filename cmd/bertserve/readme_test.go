@@ -242,7 +242,7 @@ func keys(m map[string]bool) string {
 
 // TestReadmeCommandsRun runs, for real and offline, every README command
 // line that needs only the default model: embed, tokenize, train, predict,
-// eval and serve -h, each as shown (optional flags dropped, and once with
+// eval, quantize and serve -h, each as shown (optional flags dropped, and once with
 // them where they take values), in a temporary directory laid out like a
 // checkout next to ../shared/data.
 func TestReadmeCommandsRun(t *testing.T) {
@@ -278,7 +278,7 @@ func TestReadmeCommandsRun(t *testing.T) {
 		case c.vars, len(c.full) < 2: // a variable, or a command named in prose
 			continue
 		case name == "serve" && isHelp(c.full):
-		case name == "embed", name == "tokenize", name == "train", name == "predict", name == "eval":
+		case name == "embed", name == "tokenize", name == "train", name == "predict", name == "eval", name == "quantize":
 		default:
 			continue
 		}
@@ -322,7 +322,7 @@ func TestReadmeCommandsRun(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"embed", "tokenize", "train", "predict", "eval", "serve"} {
+	for _, want := range []string{"embed", "tokenize", "train", "predict", "eval", "serve", "quantize"} {
 		if !ran[want] {
 			t.Errorf("no README `bertserve %s` line ran", want)
 		}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/bertserve/bertserve/encoder"
+	"github.com/bertserve/bertserve/models"
+)
+
+// quantFlags are the --dtype and calibration flags of quantize,
+// build-model, import and pull.
+type quantFlags struct {
+	dtype, calibration, textCol string
+	rows                        int
+}
+
+func (q *quantFlags) register(fs *flag.FlagSet, defaultDType string) {
+	fs.StringVar(&q.dtype, "dtype", defaultDType, "fp32, or int8: linear layers dynamically quantized (per-channel int8 weights, per-token activations; needs --calibration)")
+	fs.StringVar(&q.calibration, "calibration", "", "int8: text like the text the model will embed (.txt/.csv/.tsv/.jsonl), to find the activations' outlier channels")
+	fs.StringVar(&q.textCol, "calibration-col", "", "text column of --calibration (default: the first text-like column)")
+	fs.IntVar(&q.rows, "calibration-rows", 256, "rows of --calibration to use")
+}
+
+// parse checks the flags and returns the dtype they ask for.
+func (q *quantFlags) parse() (string, error) {
+	dt, err := models.ParseDType(q.dtype)
+	if err != nil {
+		return "", usagef("--dtype: %v", err)
+	}
+	switch {
+	case q.rows <= 0:
+		return "", usagef("--calibration-rows must be positive")
+	case dt == models.DTypeInt8 && q.calibration == "":
+		return "", usagef("--dtype int8 needs --calibration FILE: a few hundred lines like the text the model will embed (the int8 graph is smoothed for the outlier channels that text shows)")
+	case dt == models.DTypeFloat32 && q.calibration != "":
+		return "", usagef("--calibration is for --dtype int8; a float32 model needs none")
+	}
+	return dt, nil
+}
+
+// quantize writes dst, the int8 model of the float32 model directory src
+// (dst may be src), calibrated on the flags' text.
+func (q *quantFlags) quantize(cmd, src, dst, ortLib string) (*models.Manifest, error) {
+	texts, err := readTexts(q.calibration, q.textCol, q.rows)
+	if err != nil {
+		return nil, fmt.Errorf("--calibration: %w", err)
+	}
+	if len(texts) == 0 {
+		return nil, fmt.Errorf("--calibration %s has no rows", q.calibration)
+	}
+	m, err := models.ReadManifest(src)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := encoder.LoadTokenizer(src)
+	if err != nil {
+		return nil, err
+	}
+	maxLen := m.MaxLength
+	if maxLen <= 0 || maxLen > 512 {
+		maxLen = 512
+	}
+	seqs := make([][]int64, len(texts))
+	for i, t := range texts {
+		seqs[i] = tok.Encode(t, maxLen).IDs
+	}
+	sum, err := models.FileSHA256(q.calibration)
+	if err != nil {
+		return nil, err
+	}
+	source := fmt.Sprintf("%s: first %d rows (sha256 %s)", filepath.Base(q.calibration), len(texts), sum[:12])
+	qm, err := models.QuantizeDir(src, dst, models.QuantizeOptions{
+		DType: models.DTypeInt8, Calibration: seqs, CalibrationSource: source, ORTLib: ortLib,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "%s: int8 model %s (sha256 %s…), quantized from float32 %s…, calibrated on %s\n",
+		cmd, dst, qm.SHA256[:12], qm.QuantizedFrom[:12], source)
+	return qm, nil
+}
+
+// cmdQuantize implements
+// `bertserve quantize --model DIR --out DIR --calibration FILE [--dtype int8]`.
+func cmdQuantize(args []string) error {
+	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
+	model := fs.String("model", "", "float32 model directory to quantize (made by pull, import or build-model)")
+	out := fs.String("out", "", "model directory to write (must differ from --model)")
+	ortLib := fs.String("ort-lib", "", "ONNX Runtime library calibration runs on (default $ONNXRUNTIME_LIB, then the setup cache)")
+	var q quantFlags
+	q.register(fs, models.DTypeInt8)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: bertserve quantize --model DIR --out DIR --calibration FILE [--dtype int8]")
+		fmt.Fprintln(w, "\nWrites DIR, a complete model directory whose model.onnx has the linear layers of every")
+		fmt.Fprintln(w, "encoder layer as int8 products (ONNX Runtime MatMulIntegerToFloat: per-channel weight")
+		fmt.Fprintln(w, "scales, activations quantized per token at run time, SmoothQuant smoothing calibrated on")
+		fmt.Fprintln(w, "--calibration). Tokenizer, config and weights are copied; bertserve.json records dtype int8")
+		fmt.Fprintln(w, "and the float32 model's sha256 (quantized_from), so heads trained on it are accepted.")
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected arguments %q", fs.Args())
+	case *model == "":
+		return usagef("--model is required (a float32 model directory)")
+	case *out == "":
+		return usagef("--out is required")
+	}
+	if dt, err := models.ParseDType(q.dtype); err == nil && dt != models.DTypeInt8 {
+		return usagef("--dtype %s: quantize writes int8 models (a float32 model is what pull, import and build-model write)", q.dtype)
+	}
+	if _, err := q.parse(); err != nil {
+		return err
+	}
+	if a, b := absPath(*model), absPath(*out); a == b {
+		return usagef("--out must differ from --model: the float32 model stays as it is")
+	}
+	if _, err := q.quantize("quantize", *model, *out, *ortLib); err != nil {
+		return err
+	}
+	fmt.Println(*out)
+	return nil
+}
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	return a
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bertserve/bertserve/encoder"
+	"github.com/bertserve/bertserve/models"
+)
+
+// tinyWordPiece writes a WordPiece vocab.txt of vocab entries (w1, w2,
+// ...) and a calibration file of sentences made of them.
+func tinyWordPiece(t *testing.T, dir string, vocab int) (vocabPath, calib string) {
+	t.Helper()
+	var v strings.Builder
+	v.WriteString("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
+	for i := 5; i < vocab; i++ {
+		fmt.Fprintf(&v, "w%d\n", i)
+	}
+	vocabPath = filepath.Join(dir, "vocab.txt")
+	if err := os.WriteFile(vocabPath, []byte(v.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var c strings.Builder
+	for i := range 40 {
+		for j := range 3 + i%11 {
+			fmt.Fprintf(&c, "w%d ", 5+(i*7+j*13)%(vocab-5))
+		}
+		c.WriteString("\n")
+	}
+	calib = filepath.Join(dir, "calib.txt")
+	if err := os.WriteFile(calib, []byte(c.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return vocabPath, calib
+}
+
+func requireRuntime(t *testing.T) {
+	t.Helper()
+	if err := encoder.InitRuntime(""); err != nil {
+		if os.Getenv("BERTSERVE_REQUIRE_ORT") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("ONNX Runtime not installed (make setup): %v", err)
+	}
+}
+
+// build-model --dtype int8 and quantize give the same int8 model, whose
+// embeddings are close to the float32 model's; bad uses say what is wrong.
+func TestQuantizeCommand(t *testing.T) {
+	requireRuntime(t)
+	tmp := t.TempDir()
+	vocab, calib := tinyWordPiece(t, tmp, 200)
+	cfg := testConfig(t, "tiny-bert.json")
+	fp32 := filepath.Join(tmp, "fp32")
+	if err := cmdBuildModel([]string{"--config", cfg, "--random", "--seed", "4", "--tokenizer", vocab, "--out", fp32}); err != nil {
+		t.Fatal(err)
+	}
+	int8Dir := filepath.Join(tmp, "int8")
+	if err := cmdQuantize([]string{"--model", fp32, "--out", int8Dir, "--calibration", calib}); err != nil {
+		t.Fatal(err)
+	}
+	fm, err := models.ReadManifest(fp32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qm, err := models.ReadManifest(int8Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qm.DType != models.DTypeInt8 || qm.QuantizedFrom != fm.SHA256 || !strings.HasPrefix(qm.Calibration, "calib.txt: first 40 rows") {
+		t.Errorf("int8 manifest: dtype %q quantized_from %q calibration %q", qm.DType, qm.QuantizedFrom, qm.Calibration)
+	}
+	// build-model --dtype int8 writes the same graph in one step.
+	direct := filepath.Join(tmp, "direct")
+	if err := cmdBuildModel([]string{"--config", cfg, "--random", "--seed", "4", "--tokenizer", vocab, "--out", direct, "--dtype", "int8", "--calibration", calib}); err != nil {
+		t.Fatal(err)
+	}
+	dm, err := models.ReadManifest(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dm.SHA256 != qm.SHA256 || dm.QuantizedFrom != fm.SHA256 {
+		t.Errorf("build-model --dtype int8: sha256 %s from %s; quantize gave %s from %s", dm.SHA256, dm.QuantizedFrom, qm.SHA256, fm.SHA256)
+	}
+
+	texts := []string{"w5 w9 w31", "w100 w7", "w150 w151 w152 w153 w11 w12"}
+	a := embedWith(t, fp32, texts)
+	b := embedWith(t, int8Dir, texts)
+	for i := range a {
+		if c := cosineF32(a[i], b[i]); c < 0.99 {
+			t.Errorf("text %d: int8 embedding cosine %.4f with float32", i, c)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x")}, "needs --calibration"},
+		{[]string{"--model", fp32, "--out", fp32, "--calibration", calib}, "must differ from --model"},
+		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x"), "--calibration", calib, "--dtype", "int4"}, "unknown dtype"},
+		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x"), "--calibration", calib, "--dtype", "fp32"}, "quantize writes int8"},
+		{[]string{"--model", int8Dir, "--out", filepath.Join(tmp, "x"), "--calibration", calib}, "already an int8 model"},
+		{[]string{"--model", tmp, "--out", filepath.Join(tmp, "x"), "--calibration", calib}, "model directory"},
+		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x"), "--calibration", filepath.Join(tmp, "none.txt")}, "--calibration"},
+		{[]string{"--out", filepath.Join(tmp, "x"), "--calibration", calib}, "--model is required"},
+	} {
+		if err := cmdQuantize(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("quantize %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if err := cmdBuildModel([]string{"--config", cfg, "--random", "--tokenizer", vocab, "--out", filepath.Join(tmp, "y"), "--calibration", calib}); err == nil || !strings.Contains(err.Error(), "--calibration is for --dtype int8") {
+		t.Errorf("build-model --calibration without int8: %v", err)
+	}
+	if err := cmdPull([]string{"default", "--dtype", "int8", "--calibration", calib, "--package-only"}); err == nil || !strings.Contains(err.Error(), "--package-only") {
+		t.Errorf("pull --dtype int8 --package-only: %v", err)
+	}
+	if err := cmdPull([]string{"default", "--dtype", "int9"}); err == nil || !strings.Contains(err.Error(), "unknown dtype") {
+		t.Errorf("pull --dtype int9: %v", err)
+	}
+}
+
+func embedWith(t *testing.T, dir string, texts []string) [][]float32 {
+	t.Helper()
+	enc, err := encoder.Open(encoder.Options{ModelDir: dir, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	r, err := enc.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Vectors
+}
+
+func cosineF32(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}
