@@ -53,15 +53,20 @@ type Options struct {
 
 // Info describes an open encoder.
 type Info struct {
-	Name      string   `json:"name"`
-	Digest    string   `json:"digest"`
-	Dim       int      `json:"dim"`
-	MaxLength int      `json:"max_length"`
-	Pooling   string   `json:"pooling"`
-	Normalize bool     `json:"normalize"`
-	Device    string   `json:"device"`
-	Inputs    []string `json:"inputs"`
-	Outputs   []string `json:"outputs"`
+	Name      string `json:"name"`
+	Digest    string `json:"digest"`
+	Dim       int    `json:"dim"`
+	MaxLength int    `json:"max_length"`
+	Pooling   string `json:"pooling"`
+	Normalize bool   `json:"normalize"`
+	Device    string `json:"device"`
+	// DType is the model's element type as its manifest says ("float32"
+	// when it says nothing), and QuantizedFrom, for an int8 model, the
+	// digest of the float32 model it was quantized from.
+	DType         string   `json:"dtype"`
+	QuantizedFrom string   `json:"quantized_from,omitempty"`
+	Inputs        []string `json:"inputs"`
+	Outputs       []string `json:"outputs"`
 }
 
 // Result is the output of Embed.
@@ -155,7 +160,11 @@ func Open(opts Options) (*Encoder, error) {
 	}
 	sum := sha256.Sum256(model)
 	e := &Encoder{opts: opts, tok: tok, inputs: inputs}
-	e.info = Info{Name: meta.Name, Digest: hex.EncodeToString(sum[:]), Normalize: opts.Normalize || meta.Normalize, Inputs: inputs}
+	e.info = Info{Name: meta.Name, Digest: hex.EncodeToString(sum[:]), Normalize: opts.Normalize || meta.Normalize, Inputs: inputs,
+		DType: meta.DType, QuantizedFrom: meta.QuantizedFrom}
+	if e.info.DType == "" {
+		e.info.DType = "float32"
+	}
 
 	for _, in := range inputs {
 		switch in {

@@ -20,6 +20,9 @@ type dirMeta struct {
 	// Normalize is the manifest's "normalize": the model's embeddings are
 	// defined L2-normalized (a sentence-transformers Normalize module).
 	Normalize bool
+	// DType and QuantizedFrom are the manifest's: "int8" and the sha256 of
+	// the float32 model.onnx it was quantized from, for quantized models.
+	DType, QuantizedFrom string
 }
 
 func readJSON(path string, v any) (bool, error) {
@@ -43,6 +46,8 @@ func readDirMeta(dir string) (dirMeta, error) {
 		MaxLength int    `json:"max_length"`
 		Pooling   string `json:"pooling"`
 		Normalize bool   `json:"normalize"`
+		DType     string `json:"dtype"`
+		QuantFrom string `json:"quantized_from"`
 	}
 	if ok, err := readJSON(filepath.Join(dir, "bertserve.json"), &man); err != nil {
 		return m, err
@@ -51,6 +56,7 @@ func readDirMeta(dir string) (dirMeta, error) {
 			m.Name = man.Name
 		}
 		m.MaxLength, m.Pooling, m.Normalize = man.MaxLength, man.Pooling, man.Normalize
+		m.DType, m.QuantizedFrom = man.DType, man.QuantFrom
 	}
 	var cfg struct {
 		ModelType  string `json:"model_type"`

@@ -153,6 +153,41 @@ func TestCheckEncoder(t *testing.T) {
 	}
 }
 
+// A head meets the int8 and float32 variants of its encoder: accepted
+// with a note when both come from the same float32 weights, refused
+// otherwise.
+func TestAcceptEncoderVariants(t *testing.T) {
+	t.Parallel()
+	fp32 := EncoderInfo{Name: "minilm", Digest: "f32a"}
+	int8 := EncoderInfo{Name: "minilm", Digest: "i8a", QuantizedFrom: "f32a"}
+	tests := []struct {
+		name         string
+		head         EncoderInfo
+		digest, from string
+		want, note   string // want "" for success
+		force        bool
+	}{
+		{"same float32", fp32, "f32a", "", "", "", false},
+		{"int8 of the head's float32", fp32, "i8a", "f32a", "", "its int8 variant", false},
+		{"float32 source of the head's int8", int8, "f32a", "", "", "its float32 variant", false},
+		{"another int8 of the same float32", int8, "i8b", "f32a", "", "int8 variant", false},
+		{"int8 of another model", fp32, "i8c", "f32c", "trained on encoder minilm (f32a) but this encoder is i8c", "", false},
+		{"another float32", int8, "f32c", "", "trained on encoder minilm (i8a) but this encoder is f32c", "", false},
+		{"forced", fp32, "i8c", "f32c", "", "", true},
+	}
+	for _, tc := range tests {
+		m, _ := trained(t, quick(HeadSoftmax))
+		m.SetEncoder(tc.head)
+		note, err := m.AcceptEncoder(tc.digest, tc.from, 10, tc.force)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+		if (tc.note == "") != (note == "") || !strings.Contains(note, tc.note) {
+			t.Errorf("%s: note %q, want one saying %q", tc.name, note, tc.note)
+		}
+	}
+}
+
 // TestConcurrentPredict runs PredictProba from many goroutines (run it
 // with -race) and checks every answer against a sequential one.
 func TestConcurrentPredict(t *testing.T) {

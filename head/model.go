@@ -64,6 +64,9 @@ type EncoderInfo struct {
 	Pooling   string `json:"pooling,omitempty"`
 	Normalize bool   `json:"normalize"`
 	MaxLength int    `json:"max_length,omitempty"`
+	// QuantizedFrom is, when the encoder was an int8 quantization, the
+	// digest of the float32 encoder it was quantized from.
+	QuantizedFrom string `json:"quantized_from,omitempty"`
 	// Path is the model directory the encoder was opened from (absolute),
 	// and Source where that model came from (its manifest's source, e.g.
 	// hf:org/name@rev): predict and eval find the encoder again by them.
@@ -182,22 +185,59 @@ func (m *Model) Predict(x [][]float32) ([]int, error) {
 // different (or unrecorded) digest is an error unless force is set, in
 // which case a dimension-compatible encoder is accepted.
 func (m *Model) CheckEncoder(digest string, dim int, force bool) error {
+	_, err := m.AcceptEncoder(digest, "", dim, force)
+	return err
+}
+
+// AcceptEncoder is CheckEncoder for an encoder that may be a quantized
+// variant: quantizedFrom is the digest of the float32 encoder an int8
+// encoder was quantized from ("" for a float32 encoder). A head is
+// accepted, with a note saying so, by another variant of the encoder it
+// was trained on: the int8 quantization of its float32 encoder, the
+// float32 source of its int8 encoder, or another int8 quantization of
+// the same float32 encoder (their embeddings have cosine ≥ 0.99 and
+// heads keep their accuracy within 0.5 points: BENCHMARKS.md, issue 11).
+// A head that owns encoder layers (a tail) runs them on the hidden states
+// of the exact encoder it was trained on, so it is not.
+func (m *Model) AcceptEncoder(digest, quantizedFrom string, dim int, force bool) (note string, err error) {
 	want := m.meta.Encoder
 	if dim != m.meta.Dim {
-		return fmt.Errorf("encoder %s gives %d-dim embeddings, but the head expects %d (trained on %s); retrain the head on this encoder",
+		return "", fmt.Errorf("encoder %s gives %d-dim embeddings, but the head expects %d (trained on %s); retrain the head on this encoder",
 			encName(want.Name, digest, true), dim, m.meta.Dim, encName(want.Name, want.Digest, false))
 	}
 	if want.Digest == digest && digest != "" {
-		return nil
+		return "", nil
+	}
+	base := func(d, from string) string {
+		if from != "" {
+			return from
+		}
+		return d
+	}
+	if want.Digest != "" && digest != "" && base(want.Digest, want.QuantizedFrom) == base(digest, quantizedFrom) {
+		if m.HasTail() && !force {
+			return "", fmt.Errorf("the head owns encoder layers trained on the hidden states of encoder %s, and this encoder is %s, a %s variant of the same model; serve it with the encoder it was trained on (or pass --force)",
+				encName(want.Name, want.Digest, false), shortDigest(digest), variant(quantizedFrom))
+		}
+		return fmt.Sprintf("the head was trained on %s encoder %s; this encoder %s is its %s variant (quantized from the same float32 weights), accepted",
+			variant(want.QuantizedFrom), encName(want.Name, want.Digest, false), shortDigest(digest), variant(quantizedFrom)), nil
 	}
 	if force {
-		return nil
+		return "", nil
 	}
 	if want.Digest == "" {
-		return fmt.Errorf("the head records no encoder digest (trained on embeddings from elsewhere), so encoder %s cannot be checked; pass --force if it produced the training embeddings", shortDigest(digest))
+		return "", fmt.Errorf("the head records no encoder digest (trained on embeddings from elsewhere), so encoder %s cannot be checked; pass --force if it produced the training embeddings", shortDigest(digest))
 	}
-	return fmt.Errorf("the head was trained on encoder %s but this encoder is %s; use the training encoder, or pass --force to accept a dimension-compatible one",
+	return "", fmt.Errorf("the head was trained on encoder %s but this encoder is %s; use the training encoder, or pass --force to accept a dimension-compatible one",
 		encName(want.Name, want.Digest, false), shortDigest(digest))
+}
+
+// variant names an encoder by whether it was quantized.
+func variant(quantizedFrom string) string {
+	if quantizedFrom != "" {
+		return "int8"
+	}
+	return "float32"
 }
 
 func encName(name, digest string, other bool) string {

@@ -67,6 +67,14 @@ func TestPipelineTuned(t *testing.T) {
 	if !tr.Model.HasTail() || tr.Val == nil || tr.Val.Len() != 40 || len(tr.Mistakes) == 0 || tr.Model.Meta().Encoder.Name != "fake" {
 		t.Fatalf("trained: tail %v, val %v, mistakes %d, encoder %+v", tr.Model.HasTail(), tr.Val, len(tr.Mistakes), tr.Model.Meta().Encoder)
 	}
+	// A head with its own encoder layers is not moved to another variant
+	// (int8) of its encoder.
+	enc := tr.Model.Meta().Encoder
+	enc.Digest = "f32"
+	tr.Model.SetEncoder(enc)
+	if _, err := tr.Model.AcceptEncoder("i8", "f32", tr.Model.Dim(), false); err == nil || !strings.Contains(err.Error(), "owns encoder layers") {
+		t.Errorf("tailed head on the int8 variant of its encoder: %v", err)
+	}
 	// The same as TrainTail on the same sequences.
 	tsd := &SeqDataset{X: subSeqs{task.X, seqRange(0, 120)}, Y: task.Y[:120], Labels: []string{"neg", "pos"}}
 	vsd := &SeqDataset{X: subSeqs{task.X, seqRange(120, 160)}, Y: task.Y[120:], Labels: []string{"neg", "pos"}}

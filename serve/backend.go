@@ -59,11 +59,15 @@ type Tokens struct {
 
 // ModelInfo describes the encoder, for /info and for checks.
 type ModelInfo struct {
-	Name      string
-	Digest    string
-	Dim       int
-	MaxLength int
-	Pooling   string
+	Name   string
+	Digest string
+	// DType is "float32" or "int8"; QuantizedFrom, for an int8 model, the
+	// digest of the float32 model it was quantized from.
+	DType         string
+	QuantizedFrom string
+	Dim           int
+	MaxLength     int
+	Pooling       string
 	// VocabSize is the number of token ids (0: unknown, ids unchecked).
 	VocabSize int
 	// Normalized is true when Embed already returns L2-normalised vectors.
@@ -104,7 +108,10 @@ type HeadInfo struct {
 	Normalize     bool   `json:"normalize"`
 	EncoderName   string `json:"encoder,omitempty"`
 	EncoderDigest string `json:"encoder_digest,omitempty"`
-	Pooling       string `json:"pooling,omitempty"`
+	// EncoderQuantizedFrom is, for a head trained on an int8 encoder, the
+	// digest of the float32 encoder that was quantized.
+	EncoderQuantizedFrom string `json:"encoder_quantized_from,omitempty"`
+	Pooling              string `json:"pooling,omitempty"`
 	// Metrics are final metrics (accuracy, macro_f1, log_loss, ...).
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	// Curves are per-epoch losses, for the loss-curve picture.

@@ -31,6 +31,8 @@ type fakeEmbedder struct {
 	delay      time.Duration
 	normalized bool
 	maxLen     int
+	// quantizedFrom makes it an int8 model quantized from that digest.
+	quantizedFrom string
 
 	mu      sync.Mutex
 	calls   [][]string
@@ -139,8 +141,12 @@ func (f *fakeEmbedder) idCallLog() [][][]int64 {
 }
 
 func (f *fakeEmbedder) Info() ModelInfo {
-	return ModelInfo{Name: "fake-encoder", Digest: "sha256:fake", Dim: fakeDim, MaxLength: f.maxLen, VocabSize: 2000,
-		Pooling: "mean", Normalized: f.normalized, Device: "cpu"}
+	mi := ModelInfo{Name: "fake-encoder", Digest: "sha256:fake", Dim: fakeDim, MaxLength: f.maxLen, VocabSize: 2000,
+		Pooling: "mean", Normalized: f.normalized, Device: "cpu", DType: "float32"}
+	if f.quantizedFrom != "" {
+		mi.DType, mi.QuantizedFrom = "int8", f.quantizedFrom
+	}
+	return mi
 }
 
 func (f *fakeEmbedder) setBlock(ch chan struct{}) {

@@ -178,6 +178,34 @@ func TestRegistrySnapshotIsStable(t *testing.T) {
 	}
 }
 
+// An int8 encoder serves the heads trained on the float32 model it was
+// quantized from (and on other int8 variants of it), not other models'
+// heads, and /info says int8.
+func TestLoadHeadsOnAnInt8Encoder(t *testing.T) {
+	t.Parallel()
+	mk := func(digest, from string) Head {
+		h := newFakeHead("a", "b")
+		h.info.EncoderDigest, h.info.EncoderQuantizedFrom, h.info.Pooling = digest, from, "mean"
+		return h
+	}
+	store := newMemStore()
+	store.Save("float32-source", mk("sha256:f32", ""))
+	store.Save("same-int8", mk("sha256:fake", "sha256:f32"))
+	store.Save("other-int8-of-source", mk("sha256:int8b", "sha256:f32"))
+	store.Save("other-model", mk("sha256:other", ""))
+	store.Save("int8-of-other-model", mk("sha256:int8c", "sha256:other"))
+	s, emb := testServer(t, func(c *Config) { c.Store = store })
+	emb.quantizedFrom = "sha256:f32"
+	s.SetEmbedder(emb)
+	names, err := s.LoadHeads()
+	if want := []string{"float32-source", "other-int8-of-source", "same-int8"}; err != nil || !slices.Equal(names, want) {
+		t.Errorf("loaded %v (%v), want %v", names, err, want)
+	}
+	if info := decode[InfoResponse](t, call(t, s.Handler(), "GET", "/info", nil)); info.ModelDtype != "int8" || info.ModelQuantizedFrom != "sha256:f32" {
+		t.Errorf("/info model_dtype %q model_quantized_from %q", info.ModelDtype, info.ModelQuantizedFrom)
+	}
+}
+
 func TestLoadHeadsChecksTheEncoder(t *testing.T) {
 	t.Parallel()
 	mk := func(mod func(h *fakeHead)) Head {

@@ -13,9 +13,12 @@ import (
 // "classifier" with the default head's labels when POST / classifies,
 // "embedding" otherwise) plus the heads and the batching limits.
 type InfoResponse struct {
-	ModelID             string         `json:"model_id"`
-	ModelSHA            string         `json:"model_sha,omitempty"`
-	ModelDtype          string         `json:"model_dtype"`
+	ModelID    string `json:"model_id"`
+	ModelSHA   string `json:"model_sha,omitempty"`
+	ModelDtype string `json:"model_dtype"`
+	// ModelQuantizedFrom is, for an int8 model, the sha256 of the float32
+	// model it was quantized from.
+	ModelQuantizedFrom  string         `json:"model_quantized_from,omitempty"`
 	ModelType           map[string]any `json:"model_type"`
 	ServedModelName     string         `json:"served_model_name"`
 	TokenizationWorkers int            `json:"tokenization_workers"`
@@ -66,6 +69,10 @@ func (s *Server) handleInfo(c echo.Context) error {
 	if b := s.embedder.Load(); b != nil {
 		r.ModelID = b.info.Name
 		r.ModelSHA = b.info.Digest
+		if b.info.DType != "" {
+			r.ModelDtype = b.info.DType
+		}
+		r.ModelQuantizedFrom = b.info.QuantizedFrom
 		r.Dim = b.info.Dim
 		r.MaxInputLength = b.info.MaxLength
 		r.Pooling = b.info.Pooling

@@ -203,7 +203,8 @@ func (s *Server) checkHead(name string, h Head) error {
 		return fmt.Errorf("head %q was trained on %s-pooled embeddings but the server pools with %s; start it with --pooling %s, or --force",
 			name, info.Pooling, m.Pooling, info.Pooling)
 	}
-	if info.EncoderDigest != "" && m.Digest != "" && info.EncoderDigest != m.Digest && !s.cfg.ForceHeads {
+	if info.EncoderDigest != "" && m.Digest != "" && info.EncoderDigest != m.Digest && !s.cfg.ForceHeads &&
+		(tailOf(h) != "" || baseDigest(info.EncoderDigest, info.EncoderQuantizedFrom) != baseDigest(m.Digest, m.QuantizedFrom)) {
 		return fmt.Errorf("head %q was trained on encoder %s (%s) but the server runs %s (%s); retrain it, or pass --force to use it anyway",
 			name, info.EncoderName, shortDigest(info.EncoderDigest), m.Name, shortDigest(m.Digest))
 	}
@@ -218,6 +219,16 @@ func (s *Server) checkHead(name string, h Head) error {
 		return fmt.Errorf("head %q was trained on raw embeddings but the encoder normalises them; start the server without --normalize", name)
 	}
 	return nil
+}
+
+// baseDigest is the float32 model a model digest stands for: the model
+// itself, or the one an int8 model was quantized from. A head without
+// encoder layers of its own is served by any variant of its encoder.
+func baseDigest(digest, quantizedFrom string) string {
+	if quantizedFrom != "" {
+		return quantizedFrom
+	}
+	return digest
 }
 
 func shortDigest(d string) string {

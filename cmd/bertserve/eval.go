@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/bertserve/bertserve/head"
+	"github.com/bertserve/bertserve/models"
 )
 
 // cmdEval scores a saved head on labelled data.
@@ -67,7 +68,7 @@ func cmdEval(args []string) error {
 			return err
 		}
 		defer enc.Close()
-		if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
+		if err := acceptEncoder("eval", m, enc.Info(), *force); err != nil {
 			return err
 		}
 		te, closeCache, err := df.textEncoder(enc, ef.model)
@@ -163,5 +164,10 @@ func checkHeadModel(m *head.Model, modelDir string, force bool) error {
 	if _, err := io.Copy(h, f); err != nil {
 		return err
 	}
-	return m.CheckEncoder(hex.EncodeToString(h.Sum(nil)), m.Dim(), false)
+	var from string
+	if man, err := models.ReadManifest(modelDir); err == nil {
+		from = man.QuantizedFrom
+	}
+	_, err = m.AcceptEncoder(hex.EncodeToString(h.Sum(nil)), from, m.Dim(), false)
+	return err
 }

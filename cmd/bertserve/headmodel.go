@@ -65,6 +65,17 @@ func resolveHeadModel(e head.EncoderInfo) (string, error) {
 		e.Name, shortHex(e.Digest), where, pullHint(e.Source))
 }
 
+// acceptEncoder checks that enc can feed the head m (see
+// head.Model.AcceptEncoder) and prints the note when it is a quantized
+// variant of the head's encoder.
+func acceptEncoder(cmd string, m *head.Model, info encoder.Info, force bool) error {
+	note, err := m.AcceptEncoder(info.Digest, info.QuantizedFrom, info.Dim, force)
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "%s: note: %s\n", cmd, note)
+	}
+	return err
+}
+
 // pullHint says how to get an encoder back from its manifest source.
 func pullHint(source string) string {
 	if rest, ok := strings.CutPrefix(source, "hf:"); ok {
@@ -91,7 +102,7 @@ func shortHex(d string) string {
 // on: the encoder's own description plus where the model directory was and
 // where it came from, so predict and eval can find it again.
 func headEncoderInfo(i encoder.Info, modelDir string) head.EncoderInfo {
-	e := head.EncoderInfo{Name: i.Name, Digest: i.Digest, Pooling: i.Pooling, Normalize: i.Normalize, MaxLength: i.MaxLength}
+	e := head.EncoderInfo{Name: i.Name, Digest: i.Digest, Pooling: i.Pooling, Normalize: i.Normalize, MaxLength: i.MaxLength, QuantizedFrom: i.QuantizedFrom}
 	if abs, err := filepath.Abs(modelDir); err == nil {
 		e.Path = abs
 	}

@@ -50,7 +50,7 @@ func cmdPredict(args []string) error {
 		return err
 	}
 	defer enc.Close()
-	if err := m.CheckEncoder(enc.Digest(), enc.Dim(), *force); err != nil {
+	if err := acceptEncoder("predict", m, enc.Info(), *force); err != nil {
 		return err
 	}
 	he, err := newHeadEmbedder(enc, ef.model, *headDir, m)

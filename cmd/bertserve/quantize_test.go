@@ -149,3 +149,65 @@ func cosineF32(a, b []float32) float64 {
 	}
 	return ab / math.Sqrt(aa*bb)
 }
+
+// A head trained on a float32 model predicts on its int8 quantization
+// (and the other way round); a head trained on the int8 model records
+// the int8 digest and its float32 source; another model's int8 variant
+// is refused.
+func TestHeadOnInt8Encoder(t *testing.T) {
+	model, other := cliModel(t), cliModelSeed(t, 6)
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "train.tsv")
+	writeSentiment(t, data, 20)
+	q := func(src, dst string) {
+		t.Helper()
+		if _, err := captureStdout(t, func() error {
+			return cmdQuantize([]string{"--model", src, "--out", dst, "--calibration", data})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	int8Dir, otherInt8 := filepath.Join(tmp, "int8"), filepath.Join(tmp, "other-int8")
+	q(model, int8Dir)
+	q(other, otherInt8)
+	train := func(m, out string) *models.Manifest {
+		t.Helper()
+		if _, err := captureStdout(t, func() error {
+			return cmdTrain([]string{"--model", m, "--data", data, "--out", out, "--no-cache", "--threads", "1"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		man, err := models.ReadManifest(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return man
+	}
+	fpHead, qHead := filepath.Join(tmp, "head-fp32"), filepath.Join(tmp, "head-int8")
+	fm := train(model, fpHead)
+	qm := train(int8Dir, qHead)
+	if e := mustLoad(t, qHead).Meta().Encoder; e.Digest != qm.SHA256 || e.QuantizedFrom != fm.SHA256 {
+		t.Errorf("head trained on int8 records digest %s quantized_from %s; want %s from %s", e.Digest, e.QuantizedFrom, qm.SHA256, fm.SHA256)
+	}
+	predict := func(h, m string) error {
+		_, err := captureStdout(t, func() error {
+			return cmdPredict([]string{"--head", h, "--model", m, "--threads", "1", "a superb film"})
+		})
+		return err
+	}
+	for _, tc := range []struct{ head, model string }{{fpHead, int8Dir}, {qHead, model}, {qHead, int8Dir}} {
+		if err := predict(tc.head, tc.model); err != nil {
+			t.Errorf("predict --head %s --model %s: %v", filepath.Base(tc.head), filepath.Base(tc.model), err)
+		}
+	}
+	if _, err := captureStdout(t, func() error {
+		return cmdEval([]string{"--head", fpHead, "--model", int8Dir, "--data", data, "--no-cache", "--threads", "1"})
+	}); err != nil {
+		t.Errorf("eval of the float32 head on the int8 model: %v", err)
+	}
+	for _, h := range []string{fpHead, qHead} {
+		if err := predict(h, otherInt8); err == nil || !strings.Contains(err.Error(), "--force") {
+			t.Errorf("predict --head %s on another model's int8 variant: %v", filepath.Base(h), err)
+		}
+	}
+}

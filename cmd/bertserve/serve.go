@@ -313,6 +313,7 @@ func newEncoderBackend(enc *encoder.Encoder, modelDir string) *encoderBackend {
 	}
 	return &encoderBackend{enc: enc, modelDir: modelDir, tok: tok, special: special, info: serve.ModelInfo{
 		Name: i.Name, Digest: i.Digest, Dim: i.Dim, MaxLength: i.MaxLength, VocabSize: vocab,
+		DType: i.DType, QuantizedFrom: i.QuantizedFrom,
 		Pooling: i.Pooling, Normalized: i.Normalize, Device: i.Device,
 	}}
 }
@@ -376,8 +377,12 @@ func openHeads(dir string, force bool, backend func() *encoderBackend) (serve.He
 				}
 			}
 			if be := backend(); be != nil {
-				if err := m.CheckEncoder(be.info.Digest, be.info.Dim, force); err != nil {
+				note, err := m.AcceptEncoder(be.info.Digest, be.info.QuantizedFrom, be.info.Dim, force)
+				if err != nil {
 					return nil, err
+				}
+				if note != "" {
+					slog.Info("head on a quantized variant of its encoder", "head", dir, "note", note)
 				}
 			}
 			hm := newHeadModel(m)
@@ -429,12 +434,13 @@ type headModel struct {
 func newHeadModel(m *head.Model) *headModel {
 	meta := m.Meta()
 	info := serve.HeadInfo{
-		Kind:          meta.Head.Kind,
-		Normalize:     meta.Encoder.Normalize,
-		EncoderName:   meta.Encoder.Name,
-		EncoderDigest: meta.Encoder.Digest,
-		Pooling:       meta.Encoder.Pooling,
-		Params:        meta.Params.Total,
+		Kind:                 meta.Head.Kind,
+		Normalize:            meta.Encoder.Normalize,
+		EncoderName:          meta.Encoder.Name,
+		EncoderDigest:        meta.Encoder.Digest,
+		EncoderQuantizedFrom: meta.Encoder.QuantizedFrom,
+		Pooling:              meta.Encoder.Pooling,
+		Params:               meta.Params.Total,
 	}
 	for _, split := range []string{"test", "validation", "val"} {
 		if mt := meta.Metrics[split]; mt != nil {

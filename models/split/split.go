@@ -59,6 +59,9 @@ func Open(dir string) (*Model, error) {
 	if man, err := uselite.ReadManifest(dir); err == nil && man.Source == "npm:"+uselite.PackageName+"@"+uselite.PackageVersion {
 		return openUSELite(dir)
 	}
+	if man, err := models.ReadManifest(dir); err == nil && man.DType == models.DTypeInt8 {
+		return nil, fmt.Errorf("%s is an int8 model (quantized from float32 model %.12s): its own layers are trained on the float32 model; train with --model set to the float32 directory, or train a head only (--tune none), which the int8 model serves", dir, man.QuantizedFrom)
+	}
 	cfgPath := filepath.Join(dir, models.ConfigFile)
 	cfg, err := models.LoadConfig(cfgPath)
 	if err != nil {

@@ -207,6 +207,24 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := m.Tail(0, "max", false); err == nil || !strings.Contains(err.Error(), "--pooling cls") {
 		t.Errorf("max pooling: %v", err)
 	}
+	// An int8 model's layers are trained on its float32 source.
+	man, err := models.ReadManifest(dir) // writeRandomDir rewrote the weights
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man.Files[models.WeightsFile], err = models.FileSHA256(filepath.Join(dir, models.WeightsFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := models.WriteManifest(dir, man); err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(t.TempDir(), "int8")
+	if _, err := models.QuantizeDir(dir, q, models.QuantizeOptions{DType: models.DTypeInt8, Calibration: [][]int64{{101, 2000, 3000, 102}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(q); err == nil || !strings.Contains(err.Error(), "is an int8 model") {
+		t.Errorf("int8 model: %v", err)
+	}
 	os.Remove(filepath.Join(dir, models.WeightsFile))
 	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "has no model.safetensors") {
 		t.Errorf("without weights: %v", err)
