@@ -62,7 +62,8 @@ type Info struct {
 	Device    string `json:"device"`
 	// DType is the model's element type as its manifest says ("float32"
 	// when it says nothing), and QuantizedFrom, for an int8 model, the
-	// digest of the float32 model it was quantized from.
+	// digest of the float32 model it was quantized from (for a fused
+	// float32 model, the plain one it was rebuilt from).
 	DType         string   `json:"dtype"`
 	QuantizedFrom string   `json:"quantized_from,omitempty"`
 	Inputs        []string `json:"inputs"`

@@ -21,7 +21,8 @@ type dirMeta struct {
 	// defined L2-normalized (a sentence-transformers Normalize module).
 	Normalize bool
 	// DType and QuantizedFrom are the manifest's: "int8" and the sha256 of
-	// the float32 model.onnx it was quantized from, for quantized models.
+	// the float32 model.onnx it was quantized from, for quantized models
+	// (for a fused float32 model, the one it was rebuilt from).
 	DType, QuantizedFrom string
 }
 
@@ -48,6 +49,7 @@ func readDirMeta(dir string) (dirMeta, error) {
 		Normalize bool   `json:"normalize"`
 		DType     string `json:"dtype"`
 		QuantFrom string `json:"quantized_from"`
+		FusedFrom string `json:"fused_from"`
 	}
 	if ok, err := readJSON(filepath.Join(dir, "bertserve.json"), &man); err != nil {
 		return m, err
@@ -57,6 +59,9 @@ func readDirMeta(dir string) (dirMeta, error) {
 		}
 		m.MaxLength, m.Pooling, m.Normalize = man.MaxLength, man.Pooling, man.Normalize
 		m.DType, m.QuantizedFrom = man.DType, man.QuantFrom
+		if m.QuantizedFrom == "" {
+			m.QuantizedFrom = man.FusedFrom // a fused float32 graph
+		}
 	}
 	var cfg struct {
 		ModelType  string `json:"model_type"`

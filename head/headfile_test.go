@@ -168,9 +168,9 @@ func TestAcceptEncoderVariants(t *testing.T) {
 		force        bool
 	}{
 		{"same float32", fp32, "f32a", "", "", "", false},
-		{"int8 of the head's float32", fp32, "i8a", "f32a", "", "its int8 variant", false},
+		{"int8 of the head's float32", fp32, "i8a", "f32a", "", "its int8 (or fused) variant", false},
 		{"float32 source of the head's int8", int8, "f32a", "", "", "its float32 variant", false},
-		{"another int8 of the same float32", int8, "i8b", "f32a", "", "int8 variant", false},
+		{"another int8 of the same float32", int8, "i8b", "f32a", "", "int8 (or fused) variant", false},
 		{"int8 of another model", fp32, "i8c", "f32c", "trained on encoder minilm (f32a) but this encoder is i8c", "", false},
 		{"another float32", int8, "f32c", "", "trained on encoder minilm (i8a) but this encoder is f32c", "", false},
 		{"forced", fp32, "i8c", "f32c", "", "", true},

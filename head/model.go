@@ -191,7 +191,8 @@ func (m *Model) CheckEncoder(digest string, dim int, force bool) error {
 
 // AcceptEncoder is CheckEncoder for an encoder that may be a quantized
 // variant: quantizedFrom is the digest of the float32 encoder an int8
-// encoder was quantized from ("" for a float32 encoder). A head is
+// encoder was quantized from, or a fused float32 one rebuilt from (""
+// for a plain float32 encoder). A head is
 // accepted, with a note saying so, by another variant of the encoder it
 // was trained on: the int8 quantization of its float32 encoder, the
 // float32 source of its int8 encoder, or another int8 quantization of
@@ -232,10 +233,11 @@ func (m *Model) AcceptEncoder(digest, quantizedFrom string, dim int, force bool)
 		encName(want.Name, want.Digest, false), shortDigest(digest))
 }
 
-// variant names an encoder by whether it was quantized.
+// variant names an encoder by whether it was rebuilt from a float32 one
+// (int8 quantization, or a fused float32 graph).
 func variant(quantizedFrom string) string {
 	if quantizedFrom != "" {
-		return "int8"
+		return "int8 (or fused)"
 	}
 	return "float32"
 }

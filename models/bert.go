@@ -129,6 +129,8 @@ type builder struct {
 	g   *onnx.Graph
 	err error
 	q   *quantState // nil for float32 builds
+	// fused writes ONNX Runtime's fused operators (BuildOptions.Fused).
+	fused bool
 }
 
 // param adds the tensor called name as an initializer and returns its

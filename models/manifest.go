@@ -75,6 +75,11 @@ type Manifest struct {
 	QuantizedFrom string `json:"quantized_from,omitempty"`
 	// Calibration says what text a quantized model was calibrated on.
 	Calibration string `json:"calibration,omitempty"`
+	// Fused is true when model.onnx uses ONNX Runtime's fused operators
+	// (see BuildOptions.Fused); FusedFrom is then the sha256 of the plain
+	// float32 model.onnx it was rebuilt from.
+	Fused     bool   `json:"fused,omitempty"`
+	FusedFrom string `json:"fused_from,omitempty"`
 	// Packages are the registry packages the files were made from, with
 	// the checksums of the archives and of the files read from them.
 	Packages []Package `json:"packages,omitempty"`
@@ -101,6 +106,16 @@ type Package struct {
 	Files map[string]string `json:"files,omitempty"`
 }
 
+// RebuiltFrom is the sha256 of the plain float32 model.onnx this
+// directory's graph was rebuilt from (quantized_from, else fused_from),
+// "" for a plain graph.
+func (m *Manifest) RebuiltFrom() string {
+	if m.QuantizedFrom != "" {
+		return m.QuantizedFrom
+	}
+	return m.FusedFrom
+}
+
 // Validate checks the fields a model directory needs.
 func (m *Manifest) Validate() error {
 	var bad []string
@@ -109,6 +124,9 @@ func (m *Manifest) Validate() error {
 	}
 	if !isHexSHA256(m.SHA256) {
 		bad = append(bad, fmt.Sprintf("sha256 %q is not a hex SHA-256 digest", m.SHA256))
+	}
+	if m.FusedFrom != "" && !isHexSHA256(m.FusedFrom) {
+		bad = append(bad, fmt.Sprintf("fused_from %q is not a hex SHA-256 digest", m.FusedFrom))
 	}
 	if m.QuantizedFrom != "" && !isHexSHA256(m.QuantizedFrom) {
 		bad = append(bad, fmt.Sprintf("quantized_from %q is not a hex SHA-256 digest", m.QuantizedFrom))

@@ -40,6 +40,11 @@ type BuildOptions struct {
 	// outlier channels of BERT's activations into the weights; without
 	// it, the inputs are quantized as they are.
 	Calibration map[string][]float32
+	// Fused writes the layers with ONNX Runtime's fused CPU operators
+	// (com.microsoft Attention or MultiHeadAttention,
+	// SkipLayerNormalization, BiasGelu; GELU stays exact): float32 and
+	// int8 alike.
+	Fused bool
 	// calibrate builds the float32 probe graph Calibrate runs: every
 	// calibration site is also a graph output.
 	calibrate bool
@@ -83,7 +88,7 @@ func BuildWith(cfg *Config, weights Weights, opts BuildOptions) (*Built, error) 
 	if err != nil {
 		return nil, err
 	}
-	if dt == DTypeFloat32 {
+	if dt == DTypeFloat32 && !opts.Fused {
 		return Build(cfg, weights)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -94,7 +99,9 @@ func BuildWith(cfg *Config, weights Weights, opts BuildOptions) (*Built, error) 
 		return nil, err
 	}
 	fam := cfg.Family()
-	b := &builder{cfg: cfg, ws: ws, g: onnx.NewGraph(fmt.Sprintf(graphNameFmt, cfg.ModelType)), q: &quantState{calib: opts.Calibration, probe: opts.calibrate, siteOut: map[string]string{}}}
+	b := &builder{cfg: cfg, ws: ws, g: onnx.NewGraph(fmt.Sprintf(graphNameFmt, cfg.ModelType)), fused: opts.Fused,
+		q: &quantState{calib: opts.Calibration, probe: opts.calibrate, siteOut: map[string]string{}}}
+	int8 := dt == DTypeInt8
 	hasPooler := fam != FamilyDistilBERT && ws.has(poolerName+".weight")
 	if fam != FamilyDistilBERT && !hasPooler && ws.has(poolerName+".bias") {
 		return nil, fmt.Errorf("checkpoint has %q but no %q", ws.prefix+poolerName+".bias", ws.prefix+poolerName+".weight")
@@ -114,10 +121,24 @@ func BuildWith(cfg *Config, weights Weights, opts BuildOptions) (*Built, error) 
 	b.q.hidden3 = g.OpWith("Concat", []string{bs, g.Ints(H)}, onnx.AttrInt("axis", 0))
 	b.q.heads = g.OpWith("Concat", []string{bs, g.Ints(int64(cfg.NumHeads), int64(cfg.HeadDim()))}, onnx.AttrInt("axis", 0))
 	h := b.embeddings(ids, types)
-	h = g.Op("Reshape", h, g.Ints(-1, H))
-	ext := b.extendedMask(mask)
-	for i := 0; i < cfg.NumLayers; i++ {
-		h = b.qlayer(i, h, ext)
+	if b.fused {
+		b.q.mask32 = g.OpWith("Cast", []string{mask}, onnx.AttrInt("to", int64(onnx.Int32)))
+	}
+	switch {
+	case int8:
+		h = g.Op("Reshape", h, g.Ints(-1, H))
+		ext := ""
+		if !b.fused {
+			ext = b.extendedMask(mask)
+		}
+		for i := 0; i < cfg.NumLayers; i++ {
+			h = b.qlayer(i, h, ext)
+		}
+		h = g.Op("Reshape", h, b.q.hidden3)
+	default:
+		for i := 0; i < cfg.NumLayers; i++ {
+			h = b.flayer(i, h, b.q.mask32)
+		}
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -126,7 +147,7 @@ func BuildWith(cfg *Config, weights Weights, opts BuildOptions) (*Built, error) 
 	if types != "" {
 		out.Inputs = append(out.Inputs, InputTypeIDs)
 	}
-	h = g.Rename(g.Op("Reshape", h, b.q.hidden3), OutputHidden)
+	h = g.Rename(h, OutputHidden)
 	g.Output(h, onnx.Float, onnx.Sym(dimBatch), onnx.Sym(dimSequence), onnx.Dim(H))
 	out.Outputs = []string{OutputHidden}
 	if hasPooler {
@@ -144,8 +165,15 @@ func BuildWith(cfg *Config, weights Weights, opts BuildOptions) (*Built, error) 
 	m := onnx.NewModel(g)
 	m.Opsets = append(m.Opsets, onnx.Opset{Domain: comDomain, Version: 1})
 	m.ProducerName = producerString
-	m.DocString = fmt.Sprintf("%s encoder, int8 dynamic quantization (per-channel weights, per-token activations): %d layers, hidden %d, %d heads, intermediate %d, vocab %d",
-		cfg.ModelType, cfg.NumLayers, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize, cfg.VocabSize)
+	form := "int8 dynamic quantization (per-channel weights, per-token activations)"
+	if !int8 {
+		form = "float32"
+	}
+	if b.fused {
+		form += ", ONNX Runtime fused operators"
+	}
+	m.DocString = fmt.Sprintf("%s encoder, %s: %d layers, hidden %d, %d heads, intermediate %d, vocab %d",
+		cfg.ModelType, form, cfg.NumLayers, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize, cfg.VocabSize)
 	out.Model = m
 	return out, nil
 }
@@ -159,6 +187,7 @@ type quantState struct {
 	heads   string // [batch, sequence, heads, head size]
 	hidden3 string // [batch, sequence, hidden]
 	zp      string // the activation zero point, uint8 scalar
+	mask32  string // the attention mask as int32, for fused attention
 }
 
 // quantRows quantizes the rows of x [rows, in] for the products that
@@ -246,13 +275,23 @@ func (b *builder) fail(err error) {
 // name as an int8 product, or as float32
 // when building the calibration probe.
 func (b *builder) qdense(name string, qi qinput, in, out int) string {
+	y, bias := b.qmatmul(name, qi, in, out)
+	if b.err != nil {
+		return qi.x
+	}
+	return b.g.Op("Add", y, bias)
+}
+
+// qmatmul is qdense without the bias Add: it returns the product and the
+// bias initializer, for fused operators that add the bias themselves.
+func (b *builder) qmatmul(name string, qi qinput, in, out int) (y, biasName string) {
 	if qi.codes == "" {
-		return b.dense(name, qi.x, in, out)
+		return b.matmul(name, qi.x, in, out)
 	}
 	wt, bias, err := b.ws.linear(name, in, out)
 	if err != nil {
 		b.fail(err)
-		return qi.x
+		return qi.x, ""
 	}
 	g := b.g
 	if qi.smooth != nil {
@@ -268,13 +307,8 @@ func (b *builder) qdense(name string, qi qinput, in, out int) string {
 	w := g.Initializer(onnx.Tensor{Name: name + ".weight.T.int8", Type: onnx.Int8, Dims: []int64{int64(in), int64(out)}, Raw: wq})
 	wsc := g.InitFloat(name+".weight.scale", []int64{int64(out)}, ws)
 	bn := g.InitFloat(name+".bias", []int64{int64(out)}, bias)
-	y := b.g.Fresh("MatMulIntegerToFloat")
-	g.AddNode(onnx.Node{
-		OpType: "MatMulIntegerToFloat", Domain: comDomain, Name: y,
-		Inputs:  []string{qi.codes, w, g.ScalarFloat(1), wsc, b.zeroPoint()},
-		Outputs: []string{y},
-	})
-	return g.Op("Add", g.Op("Mul", y, qi.scale), bn)
+	y = b.com("MatMulIntegerToFloat", []string{qi.codes, w, g.ScalarFloat(1), wsc, b.zeroPoint()})
+	return g.Op("Mul", y, qi.scale), bn
 }
 
 // quantizeColumns quantizes w [in, out] to int8 with one symmetric scale
@@ -318,6 +352,29 @@ func (b *builder) qlayer(i int, x, ext string) string {
 
 	site := func(what string) string { return fmt.Sprintf("layer.%d.%s", i, what) }
 	qx := b.quantInput(site("qkv"), x, H, H, n.q, n.k, n.v)
+	if b.fused {
+		var p [3]string
+		bias := make([]float32, 0, 3*H)
+		for j, name := range []string{n.q, n.k, n.v} {
+			y, _ := b.qmatmul(name, qx, H, H)
+			p[j] = g.Op("Reshape", y, b.q.hidden3)
+			_, bs, err := b.ws.linear(name, H, H)
+			if err != nil {
+				b.fail(err)
+				return x
+			}
+			bias = append(bias, bs...)
+		}
+		bqkv := g.InitFloat(site("qkv.bias"), []int64{int64(3 * H)}, bias)
+		ctx := b.com("MultiHeadAttention", []string{p[0], p[1], p[2], bqkv, b.q.mask32}, onnx.AttrInt("num_heads", int64(cfg.NumHeads)))
+		ctx = g.Op("Reshape", ctx, g.Ints(-1, int64(H)))
+		att, bo := b.qmatmul(n.o, b.quantInput(site("attention_output"), ctx, H, H, n.o), H, H)
+		x = b.skipLayerNorm(n.ln1, att, x, bo)
+		ff, b1 := b.qmatmul(n.ff1, b.quantInput(site("intermediate"), x, H, I, n.ff1), H, I)
+		ff = b.biasActivation(ff, b1)
+		ff, b2 := b.qmatmul(n.ff2, b.quantInput(site("output"), ff, I, H, n.ff2), I, H)
+		return b.skipLayerNorm(n.ln2, ff, x, b2)
+	}
 	split := func(name string, perm ...int64) string {
 		return g.OpWith("Transpose", []string{g.Op("Reshape", b.qdense(name, qx, H, H), b.q.heads)}, onnx.AttrInts("perm", perm...))
 	}

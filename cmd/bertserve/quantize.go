@@ -15,6 +15,7 @@ import (
 type quantFlags struct {
 	dtype, calibration, textCol string
 	rows                        int
+	fused                       bool
 }
 
 func (q *quantFlags) register(fs *flag.FlagSet, defaultDType string) {
@@ -22,7 +23,25 @@ func (q *quantFlags) register(fs *flag.FlagSet, defaultDType string) {
 	fs.StringVar(&q.calibration, "calibration", "", "int8: text like the text the model will embed (.txt/.csv/.tsv/.jsonl), to find the activations' outlier channels")
 	fs.StringVar(&q.textCol, "calibration-col", "", "text column of --calibration (default: the first text-like column)")
 	fs.IntVar(&q.rows, "calibration-rows", 256, "rows of --calibration to use")
+	fs.BoolVar(&q.fused, "fused", false, "write the layers with ONNX Runtime's fused CPU operators (Attention/MultiHeadAttention, SkipLayerNormalization, BiasGelu; exact GELU), for fp32 or int8")
 }
+
+// suffix names the variant the flags ask for: "-int8", "-fused" or
+// "-int8-fused".
+func (q *quantFlags) suffix(dt string) string {
+	s := ""
+	if dt == models.DTypeInt8 {
+		s = "-int8"
+	}
+	if q.fused {
+		s += "-fused"
+	}
+	return s
+}
+
+// rebuild reports whether the flags ask for more than the plain float32
+// graph.
+func (q *quantFlags) rebuild(dt string) bool { return dt == models.DTypeInt8 || q.fused }
 
 // parse checks the flags and returns the dtype they ask for.
 func (q *quantFlags) parse() (string, error) {
@@ -42,8 +61,17 @@ func (q *quantFlags) parse() (string, error) {
 }
 
 // quantize writes dst, the int8 model of the float32 model directory src
-// (dst may be src), calibrated on the flags' text.
+// (dst may be src), calibrated on the flags' text, or with --fused and
+// --dtype fp32 its fused float32 model.
 func (q *quantFlags) quantize(cmd, src, dst, ortLib string) (*models.Manifest, error) {
+	if dt, _ := models.ParseDType(q.dtype); dt == models.DTypeFloat32 {
+		qm, err := models.QuantizeDir(src, dst, models.QuantizeOptions{DType: dt, Fused: true})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "%s: fused float32 model %s (sha256 %s…), rebuilt from %s…\n", cmd, dst, qm.SHA256[:12], qm.FusedFrom[:12])
+		return qm, nil
+	}
 	texts, err := readTexts(q.calibration, q.textCol, q.rows)
 	if err != nil {
 		return nil, fmt.Errorf("--calibration: %w", err)
@@ -73,7 +101,7 @@ func (q *quantFlags) quantize(cmd, src, dst, ortLib string) (*models.Manifest, e
 	}
 	source := fmt.Sprintf("%s: first %d rows (sha256 %s)", filepath.Base(q.calibration), len(texts), sum[:12])
 	qm, err := models.QuantizeDir(src, dst, models.QuantizeOptions{
-		DType: models.DTypeInt8, Calibration: seqs, CalibrationSource: source, ORTLib: ortLib,
+		DType: models.DTypeInt8, Calibration: seqs, CalibrationSource: source, ORTLib: ortLib, Fused: q.fused,
 	})
 	if err != nil {
 		return nil, err
@@ -94,12 +122,15 @@ func cmdQuantize(args []string) error {
 	q.register(fs, models.DTypeInt8)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintln(w, "usage: bertserve quantize --model DIR --out DIR --calibration FILE [--dtype int8]")
+		fmt.Fprintln(w, "usage: bertserve quantize --model DIR --out DIR --calibration FILE [--dtype int8] [--fused]")
+		fmt.Fprintln(w, "       bertserve quantize --model DIR --out DIR --dtype fp32 --fused")
 		fmt.Fprintln(w, "\nWrites DIR, a complete model directory whose model.onnx has the linear layers of every")
 		fmt.Fprintln(w, "encoder layer as int8 products (ONNX Runtime MatMulIntegerToFloat: per-channel weight")
 		fmt.Fprintln(w, "scales, activations quantized per token at run time, SmoothQuant smoothing calibrated on")
 		fmt.Fprintln(w, "--calibration). Tokenizer, config and weights are copied; bertserve.json records dtype int8")
 		fmt.Fprintln(w, "and the float32 model's sha256 (quantized_from), so heads trained on it are accepted.")
+		fmt.Fprintln(w, "--fused writes the layers with ONNX Runtime's fused CPU operators; with --dtype fp32 that")
+		fmt.Fprintln(w, "is all it changes (no calibration): a fused float32 model (fused_from the plain one).")
 		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -114,8 +145,8 @@ func cmdQuantize(args []string) error {
 	case *out == "":
 		return usagef("--out is required")
 	}
-	if dt, err := models.ParseDType(q.dtype); err == nil && dt != models.DTypeInt8 {
-		return usagef("--dtype %s: quantize writes int8 models (a float32 model is what pull, import and build-model write)", q.dtype)
+	if dt, err := models.ParseDType(q.dtype); err == nil && dt != models.DTypeInt8 && !q.fused {
+		return usagef("--dtype %s: quantize writes int8 models, or with --fused fused ones (a plain float32 model is what pull, import and build-model write)", q.dtype)
 	}
 	if _, err := q.parse(); err != nil {
 		return err

@@ -89,12 +89,40 @@ func TestQuantizeCommand(t *testing.T) {
 		t.Errorf("build-model --dtype int8: sha256 %s from %s; quantize gave %s from %s", dm.SHA256, dm.QuantizedFrom, qm.SHA256, fm.SHA256)
 	}
 
+	// --fused: the fused float32 graph (no calibration) and fused int8.
+	fusedDir, fusedInt8 := filepath.Join(tmp, "fused"), filepath.Join(tmp, "int8-fused")
+	if err := cmdQuantize([]string{"--model", fp32, "--out", fusedDir, "--dtype", "fp32", "--fused"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmdQuantize([]string{"--model", fp32, "--out", fusedInt8, "--calibration", calib, "--fused"}); err != nil {
+		t.Fatal(err)
+	}
+	fu, err := models.ReadManifest(fusedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fu.DType != models.DTypeFloat32 || !fu.Fused || fu.FusedFrom != fm.SHA256 || fu.QuantizedFrom != "" || fu.SHA256 == fm.SHA256 {
+		t.Errorf("fused manifest: dtype %q fused %v fused_from %q quantized_from %q", fu.DType, fu.Fused, fu.FusedFrom, fu.QuantizedFrom)
+	}
+	direct = filepath.Join(tmp, "direct-fused")
+	if err := cmdBuildModel([]string{"--config", cfg, "--random", "--seed", "4", "--tokenizer", vocab, "--out", direct, "--fused"}); err != nil {
+		t.Fatal(err)
+	}
+	if dm, err := models.ReadManifest(direct); err != nil || dm.SHA256 != fu.SHA256 {
+		t.Errorf("build-model --fused: %+v, %v; want sha256 %s", dm, err, fu.SHA256)
+	}
+
 	texts := []string{"w5 w9 w31", "w100 w7", "w150 w151 w152 w153 w11 w12"}
 	a := embedWith(t, fp32, texts)
-	b := embedWith(t, int8Dir, texts)
-	for i := range a {
-		if c := cosineF32(a[i], b[i]); c < 0.99 {
-			t.Errorf("text %d: int8 embedding cosine %.4f with float32", i, c)
+	for _, tc := range []struct {
+		dir string
+		min float64
+	}{{int8Dir, 0.99}, {fusedInt8, 0.99}, {fusedDir, 0.99999}} {
+		b := embedWith(t, tc.dir, texts)
+		for i := range a {
+			if c := cosineF32(a[i], b[i]); c < tc.min {
+				t.Errorf("%s, text %d: embedding cosine %.6f with float32, want ≥ %g", filepath.Base(tc.dir), i, c, tc.min)
+			}
 		}
 	}
 
@@ -106,6 +134,7 @@ func TestQuantizeCommand(t *testing.T) {
 		{[]string{"--model", fp32, "--out", fp32, "--calibration", calib}, "must differ from --model"},
 		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x"), "--calibration", calib, "--dtype", "int4"}, "unknown dtype"},
 		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x"), "--calibration", calib, "--dtype", "fp32"}, "quantize writes int8"},
+		{[]string{"--model", fusedDir, "--out", filepath.Join(tmp, "x"), "--calibration", calib}, "has fused operators"},
 		{[]string{"--model", int8Dir, "--out", filepath.Join(tmp, "x"), "--calibration", calib}, "already an int8 model"},
 		{[]string{"--model", tmp, "--out", filepath.Join(tmp, "x"), "--calibration", calib}, "model directory"},
 		{[]string{"--model", fp32, "--out", filepath.Join(tmp, "x"), "--calibration", filepath.Join(tmp, "none.txt")}, "--calibration"},
@@ -195,7 +224,13 @@ func TestHeadOnInt8Encoder(t *testing.T) {
 		})
 		return err
 	}
-	for _, tc := range []struct{ head, model string }{{fpHead, int8Dir}, {qHead, model}, {qHead, int8Dir}} {
+	fusedDir := filepath.Join(tmp, "fused")
+	if _, err := captureStdout(t, func() error {
+		return cmdQuantize([]string{"--model", model, "--out", fusedDir, "--dtype", "fp32", "--fused"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ head, model string }{{fpHead, int8Dir}, {qHead, model}, {qHead, int8Dir}, {fpHead, fusedDir}} {
 		if err := predict(tc.head, tc.model); err != nil {
 			t.Errorf("predict --head %s --model %s: %v", filepath.Base(tc.head), filepath.Base(tc.model), err)
 		}
