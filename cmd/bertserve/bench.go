@@ -28,6 +28,11 @@ func cmdBench(args []string) error {
 	textCol := fs.String("text-col", "", "text column (default: the first text-like column)")
 	n := fs.Int("n", 5000, "number of rows to take from the start of the corpus")
 	rounds := fs.Int("rounds", 3, "alternating rounds of each measurement")
+	var against []string
+	fs.Func("against", "another model directory, or an .onnx file run with --model's tokenizer, whose ORT floor is measured in the same rounds with its ratio to --model's (repeatable)", func(s string) error {
+		against = append(against, s)
+		return nil
+	})
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,9 +76,20 @@ func cmdBench(args []string) error {
 		err := enc.RunPrepared(prep)
 		return time.Since(t0), err
 	}
+	others, err := openAgainst(against, ef, texts, tmp)
+	if err != nil {
+		return err
+	}
+	defer closeAgainst(others)
 	// Warm up both paths once (allocator arenas, page cache).
 	if _, err := floor(); err != nil {
 		return err
+	}
+	for _, o := range others {
+		if err := o.run(); err != nil {
+			return err
+		}
+		o.runs = o.runs[:0]
 	}
 	var a, b []time.Duration
 	for range *rounds {
@@ -86,6 +102,11 @@ func cmdBench(args []string) error {
 			return err
 		}
 		a, b = append(a, da), append(b, db)
+		for _, o := range others {
+			if err := o.run(); err != nil {
+				return err
+			}
+		}
 	}
 	ma, mb := median(a), median(b)
 	ra := float64(len(texts)) / ma.Seconds()
@@ -99,6 +120,7 @@ func cmdBench(args []string) error {
 	printRuns(w, "(a) bertserve embed end to end", a, ra)
 	printRuns(w, "(b) ORT floor (session.Run only)", b, rb)
 	fmt.Fprintf(w, "ratio (a)/(b): %.3f\n", ra/rb)
+	printAgainst(w, others, len(texts), rb)
 	return nil
 }
 
