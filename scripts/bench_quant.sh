@@ -10,7 +10,8 @@
 #
 # Env: BIN (bertserve binary, default bin/bertserve), WORK (outputs, default /work/scratch/quant),
 # VENV (default $WORK/venv), ORT_VERSION (default 1.24.1), DATA (default ../shared/data),
-# THREADS (2), N_SHORT (5000), N_LONG (1000), ROUNDS (3), LOCK (/work/bench.lock; every timing runs
+# THREADS (2), N_SHORT (5000), N_LONG (1000), ROUNDS (3), ROUNDS_LONG (1: the long-text run takes
+# several minutes a round with every variant; it benches the fused, int8 and best anchors only), LOCK (/work/bench.lock; every timing runs
 # under flock on it).
 set -euo pipefail
 MODEL=${1:-$HOME/.cache/bertserve/models/default}
@@ -23,6 +24,7 @@ THREADS=${THREADS:-2}
 N_SHORT=${N_SHORT:-5000}
 N_LONG=${N_LONG:-1000}
 ROUNDS=${ROUNDS:-3}
+ROUNDS_LONG=${ROUNDS_LONG:-1}
 LOCK=${LOCK:-/work/bench.lock}
 V=$WORK/variants
 mkdir -p "$V"
@@ -45,7 +47,9 @@ AGAINST=(--against "$V/fp32-fused" --against "$V/int8" --against "$V/int8-fused"
 echo "== $N_SHORT GLUE SST-2 phrases"
 flock "$LOCK" "$BIN" bench --model "$MODEL" --input "$DATA/sst2-glue/train.tsv" --n "$N_SHORT" --rounds "$ROUNDS" --threads "$THREADS" "${AGAINST[@]}"
 echo "== $N_LONG IMDb reviews"
-flock "$LOCK" "$BIN" bench --model "$MODEL" --input "$DATA/more/imdb_fastai_sample/texts.csv" --text-col text --n "$N_LONG" --rounds "$ROUNDS" --threads "$THREADS" "${AGAINST[@]}"
+LONG=(--against "$V/fp32-fused" --against "$V/int8" --against "$V/int8-fused"
+  --against "$V/m-ort-opt-int8.onnx" --against "$V/all-minilm-l6-v2-q.onnx")
+flock "$LOCK" "$BIN" bench --model "$MODEL" --input "$DATA/more/imdb_fastai_sample/texts.csv" --text-col text --n "$N_LONG" --rounds "$ROUNDS_LONG" --threads "$THREADS" "${LONG[@]}"
 
 # 3. Accuracy: cosine with float32 on 1,000 SST-2 test sentences (no timing).
 head -n 1001 "$DATA/sst2/test.tsv" | tail -n 1000 | cut -f1 > "$V/cos.txt"
