@@ -208,29 +208,62 @@ func packRows(x [][]float32) *nn.Mat[float32] {
 // runAdamW trains with minibatch AdamW, the learning-rate schedule,
 // clipping and early stopping.
 func (t *trainer) runAdamW(ctx context.Context, res *TrainResult) error {
-	cfg := t.cfg
 	N, D, C := t.x.Rows, t.x.Cols, len(t.labels)
+	B := min(t.cfg.BatchSize, N)
+	params := t.net.seq.Params()
+	opt := nn.NewAdamW[float32](t.cfg.WeightDecay)
+	xb, grad := nn.NewMat[float32](B, D), nn.NewMat[float32](B, C)
+	return t.epochLoop(ctx, N, res, params, nil, func(idx, yb []int, ws, lr float64) (*nn.Mat[float32], float64, error) {
+		xb.Resize(len(idx), D)
+		for k, i := range idx {
+			copy(xb.Row(k), t.x.Row(i))
+		}
+		nn.ZeroGrad(params)
+		logits := t.net.seq.Forward(xb, true)
+		grad.Resize(len(idx), C)
+		loss := nn.LossSum(t.ce, logits, yb, 1/ws, grad, nil)
+		t.net.seq.Backward(grad, false)
+		nn.ClipGradNorm(params, t.cfg.Clip)
+		opt.Step(params, lr)
+		return logits, loss, nil
+	})
+}
+
+// batchStep trains on one minibatch: the rows idx with labels yb, whose
+// class weights sum to ws, at learning rate lr (forward, loss, backward,
+// update). It returns the batch's logits and loss sum Σ ℓᵢ.
+type batchStep func(idx, yb []int, ws, lr float64) (*nn.Mat[float32], float64, error)
+
+// epochLoop is the training loop both trainers share: the seeded
+// shuffle, minibatches, the learning-rate schedule and warm-up, the
+// train metric, the validation curve, early stopping, and restoring the
+// best of params at the end. beforeEpoch (optional) runs at the start of
+// each epoch (gradual unfreezing).
+func (t *trainer) epochLoop(ctx context.Context, N int, res *TrainResult, params []*nn.Param[float32],
+	beforeEpoch func(epoch int), step batchStep) error {
+	cfg := t.cfg
+	C := len(t.labels)
 	B := min(cfg.BatchSize, N)
 	perEpoch := (N + B - 1) / B
 	total := perEpoch * cfg.Epochs
 	warm := int(math.Round(cfg.Warmup * float64(total)))
-	params := t.net.seq.Params()
-	opt := nn.NewAdamW[float32](cfg.WeightDecay)
 	shuffle := seedStream(cfg.Seed, streamShuffle)
 	perm := make([]int, N)
 	for i := range perm {
 		perm[i] = i
 	}
-	xb, grad := nn.NewMat[float32](B, D), nn.NewMat[float32](B, C)
 	yb := make([]int, B)
 	var probs [][]float64
 	if t.metric != "accuracy" {
 		probs = make([][]float64, N)
 	}
 	mon := newMonitor(cfg)
-	step := 0
+	steps := 0
 	lr := cfg.LR
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		if beforeEpoch != nil {
+			beforeEpoch(epoch)
+		}
 		shuffle.Shuffle(perm)
 		var lossSum, wSum float64
 		correct := 0
@@ -240,22 +273,21 @@ func (t *trainer) runAdamW(ctx context.Context, res *TrainResult) error {
 			}
 			hi := min(lo+B, N)
 			nb := hi - lo
-			xb.Resize(nb, D)
 			yb = yb[:nb]
 			for k, i := range perm[lo:hi] {
-				copy(xb.Row(k), t.x.Row(i))
 				yb[k] = t.y[i]
 			}
 			ws := t.ce.WeightSum(yb)
 			if ws == 0 {
-				step++
+				steps++
 				continue // every row has class weight 0
 			}
-			lr = lrAt(cfg.Schedule, cfg.LR, step, total, warm)
-			nn.ZeroGrad(params)
-			logits := t.net.seq.Forward(xb, true)
-			grad.Resize(nb, C)
-			lossSum += nn.LossSum(t.ce, logits, yb, 1/ws, grad, nil)
+			lr = lrAt(cfg.Schedule, cfg.LR, steps, total, warm)
+			logits, loss, err := step(perm[lo:hi], yb, ws, lr)
+			if err != nil {
+				return err
+			}
+			lossSum += loss
 			wSum += ws
 			for k := 0; k < nb; k++ {
 				if argmax32(logits.Row(k)) == yb[k] {
@@ -265,10 +297,7 @@ func (t *trainer) runAdamW(ctx context.Context, res *TrainResult) error {
 					probs[perm[lo+k]] = nn.Softmax(&nn.Mat[float32]{Rows: 1, Cols: C, Data: logits.Row(k)})[0]
 				}
 			}
-			t.net.seq.Backward(grad, false)
-			nn.ClipGradNorm(params, cfg.Clip)
-			opt.Step(params, lr)
-			step++
+			steps++
 		}
 		trainLoss := lossSum / wSum
 		if math.IsNaN(trainLoss) || math.IsInf(trainLoss, 0) {

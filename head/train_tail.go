@@ -10,7 +10,6 @@ import (
 
 	"github.com/bertserve/bertserve/head/curve"
 	"github.com/bertserve/bertserve/head/internal/nn"
-	"github.com/bertserve/bertserve/head/metrics"
 )
 
 // Stream offsets for training inside the encoder (after the head's).
@@ -220,98 +219,28 @@ func embedSeqsErr(tail *nn.TailNet[float32], seqs Sequences) (*nn.Mat[float32], 
 // runTail is runAdamW over sequences: each batch runs the tail, the
 // head, and back through both.
 func (t *trainer) runTail(ctx context.Context, tail *nn.TailNet[float32], seqs Sequences, res *TrainResult) error {
-	cfg := t.cfg
-	N, C := seqs.Len(), len(t.labels)
-	B := min(cfg.BatchSize, N)
-	perEpoch := (N + B - 1) / B
-	total := perEpoch * cfg.Epochs
-	warm := int(math.Round(cfg.Warmup * float64(total)))
-	opt := nn.NewAdamW[float32](cfg.WeightDecay)
-	shuffle := seedStream(cfg.Seed, streamShuffle)
-	perm := make([]int, N)
-	for i := range perm {
-		perm[i] = i
-	}
-	grad := nn.NewMat[float32](B, C)
-	yb := make([]int, B)
+	B := min(t.cfg.BatchSize, seqs.Len())
+	opt := nn.NewAdamW[float32](t.cfg.WeightDecay)
+	grad := nn.NewMat[float32](B, len(t.labels))
 	var batch seqBatch
-	var probs [][]float64
-	if t.metric != "accuracy" {
-		probs = make([][]float64, N)
-	}
-	mon := newMonitor(cfg)
-	step := 0
-	lr := cfg.LR
 	L := len(tail.Layers)
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	unfreeze := func(epoch int) {
 		active := L
-		if cfg.Unfreeze == UnfreezeGradual {
+		if t.cfg.Unfreeze == UnfreezeGradual {
 			active = epoch
 		}
-		setTrainable(tail, cfg, active)
-		shuffle.Shuffle(perm)
-		var lossSum, wSum float64
-		correct := 0
-		for lo := 0; lo < N; lo += B {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			hi := min(lo+B, N)
-			nb := hi - lo
-			yb = yb[:nb]
-			for k, i := range perm[lo:hi] {
-				yb[k] = t.y[i]
-			}
-			ws := t.ce.WeightSum(yb)
-			if ws == 0 {
-				step++
-				continue
-			}
-			if err := batch.pack(seqs, perm[lo:hi]); err != nil {
-				return fmt.Errorf("training data: %w", err)
-			}
-			lr = lrAt(cfg.Schedule, cfg.LR, step, total, warm)
-			logits, loss := t.tailGrad(tail, &batch, yb, ws, grad)
-			lossSum += loss
-			wSum += ws
-			for k := 0; k < nb; k++ {
-				if argmax32(logits.Row(k)) == yb[k] {
-					correct++
-				}
-				if probs != nil {
-					probs[perm[lo+k]] = nn.Softmax(&nn.Mat[float32]{Rows: 1, Cols: C, Data: logits.Row(k)})[0]
-				}
-			}
-			t.update(opt, lr)
-			step++
-		}
-		trainLoss := lossSum / wSum
-		if math.IsNaN(trainLoss) || math.IsInf(trainLoss, 0) {
-			return fmt.Errorf("training diverged at epoch %d (loss %v); lower --lr or keep --clip on", epoch, trainLoss)
-		}
-		trainMetric := float64(correct) / float64(N)
-		if probs != nil {
-			m, err := metrics.Compute(probs, t.y, t.labels)
-			if err != nil {
-				return err
-			}
-			trainMetric, _ = m.Value(t.metric)
-		}
-		res.Epochs = epoch
-		stop, err := t.endOfStep(epoch, cfg.Epochs, trainLoss, trainMetric, lr, mon, res)
-		if err != nil {
-			return err
-		}
-		if stop {
-			res.StoppedEarly = true
-			break
-		}
+		setTrainable(tail, t.cfg, active)
 	}
-	if mon.snapshot != nil {
-		nn.Restore(t.params, mon.snapshot)
-	}
-	setTrainable(tail, cfg, L)
-	return nil
+	err := t.epochLoop(ctx, seqs.Len(), res, t.params, unfreeze, func(idx, yb []int, ws, lr float64) (*nn.Mat[float32], float64, error) {
+		if err := batch.pack(seqs, idx); err != nil {
+			return nil, 0, fmt.Errorf("training data: %w", err)
+		}
+		logits, loss := t.tailGrad(tail, &batch, yb, ws, grad)
+		t.update(opt, lr)
+		return logits, loss, nil
+	})
+	setTrainable(tail, t.cfg, L)
+	return err
 }
 
 // tailGrad runs one batch forward through the tail and the head and
