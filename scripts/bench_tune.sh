@@ -25,7 +25,7 @@
 # Every bertserve row starts from an empty cache (--no-cache), so its wall
 # time includes the one-time embedding or bottom pass. Each row prints:
 # setting, test accuracy, validation accuracy, wall seconds, trainable
-# parameters.
+# parameters, and the load average at its end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hf=${1:?usage: scripts/bench_tune.sh HF_MODEL_DIR DATA_DIR [TEXT_COL] [LABEL_COL]}
@@ -52,7 +52,11 @@ common=(--model "$work/model" --data "$data/train.tsv" --val "$data/dev.tsv" --t
 # acc FILE SPLIT: the accuracy line of a metrics table in train's output.
 acc() { awk -v s="$2 metrics" '$0 ~ s {f=1} f && $1 == "accuracy" {print $2; exit}' "$1"; }
 
-row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" | tee -a "$out"; }
+# The machine's 1-minute load average when a row ends: wall times are only
+# comparable between rows run at the same load.
+load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo -; }
+
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(load)" | tee -a "$out"; }
 
 bertserve_row() {
   local name=$1; shift
@@ -78,7 +82,7 @@ reference_row() {
     "$(jq -r .wall_seconds <<<"$line")" "trainable $(jq -r .trainable_params <<<"$line")"
 }
 
-printf 'setting\ttest_accuracy\tval_accuracy\twall_seconds\tparams\n' | tee "$out"
+printf 'setting\ttest_accuracy\tval_accuracy\twall_seconds\tparams\tload\n' | tee "$out"
 for s in $settings; do
   case $s in
   head) bertserve_row head ;;
