@@ -134,6 +134,28 @@ func readSentenceTransformers(from string) (*stInfo, error) {
 	return info, nil
 }
 
+// fromManifest takes the pooling, normalization and max length that a
+// bertserve model directory's bertserve.json records, where no
+// sentence-transformers pipeline says otherwise: a model pulled or
+// imported by bertserve (bge-small-zh: CLS + L2) is itself a Hugging Face
+// folder, and importing it again must not fall back to mean pooling.
+func (st *stInfo) fromManifest(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	if st.poolingDir == "" && st.pooling == "" && validPooling(m.Pooling) && m.Pooling != "model" {
+		st.pooling, st.normalize = m.Pooling, m.Normalize
+	}
+	if st.maxSeqLen == 0 {
+		st.maxSeqLen = m.MaxLength
+	}
+	return nil
+}
+
 // ImportHF converts a Hugging Face model folder — config.json, weights in
 // model.safetensors (or shards listed by model.safetensors.index.json),
 // tokenizer.json or vocab.txt, and optionally a sentence-transformers
@@ -142,6 +164,9 @@ func readSentenceTransformers(from string) (*stInfo, error) {
 func ImportHF(fromDir, outDir string, opts ImportOptions) (*Manifest, error) {
 	st, err := readSentenceTransformers(fromDir)
 	if err != nil {
+		return nil, fmt.Errorf("importing %s: %w", fromDir, err)
+	}
+	if err := st.fromManifest(fromDir); err != nil {
 		return nil, fmt.Errorf("importing %s: %w", fromDir, err)
 	}
 	if len(st.unsupported) > 0 && !opts.IgnoreExtraModules {

@@ -221,3 +221,42 @@ func TestReadmeLicense(t *testing.T) {
 		}
 	}
 }
+
+// A bertserve model directory is a Hugging Face folder too; importing it
+// again keeps the pooling, normalization and max length its bertserve.json
+// records (a pulled bge-small-zh: CLS + L2), where it used to fall back to
+// mean pooling without normalization.
+func TestImportHFKeepsABertserveDirsPooling(t *testing.T) {
+	t.Parallel()
+	from, _ := hfFolder(t, "tiny-bert.json", "", 1, false)
+	first := filepath.Join(t.TempDir(), "first")
+	m1, err := ImportHF(from, first, ImportOptions{Pooling: "cls", MaxLength: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.Pooling != "cls" || m1.MaxLength != 100 {
+		t.Fatalf("first import: pooling %s max length %d", m1.Pooling, m1.MaxLength)
+	}
+	m2, err := ImportHF(first, filepath.Join(t.TempDir(), "second"), ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.Pooling != m1.Pooling || m2.Normalize != m1.Normalize || m2.MaxLength != m1.MaxLength {
+		t.Errorf("re-import: pooling %s normalize %v max length %d, want %s %v %d", m2.Pooling, m2.Normalize, m2.MaxLength, m1.Pooling, m1.Normalize, m1.MaxLength)
+	}
+	// A flag still wins.
+	m3, err := ImportHF(first, filepath.Join(t.TempDir(), "third"), ImportOptions{Pooling: "mean"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m3.Pooling != "mean" {
+		t.Errorf("--pooling mean gave %s", m3.Pooling)
+	}
+	// A broken bertserve.json is an error, not silently ignored.
+	if err := os.WriteFile(filepath.Join(first, ManifestFile), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ImportHF(first, filepath.Join(t.TempDir(), "fourth"), ImportOptions{}); err == nil || !strings.Contains(err.Error(), ManifestFile) {
+		t.Errorf("a broken %s: %v", ManifestFile, err)
+	}
+}
