@@ -350,14 +350,21 @@ var targetWeight = map[string]string{
 var LoRATargetNames = []string{TargetQuery, TargetKey, TargetValue, TargetAttnOutput, TargetIntermediate, TargetOutput}
 
 // CanonicalTargets resolves target names (PEFT's BERT names and
-// DistilBERT's are accepted) to canonical ones, in LoRATargetNames
-// order, without duplicates.
+// DistilBERT's are accepted; "all" is every projection, PEFT's
+// "all-linear") to canonical ones, in LoRATargetNames order, without
+// duplicates.
 func CanonicalTargets(names []string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, n := range names {
+		if k := strings.ToLower(strings.TrimSpace(n)); k == "all" || k == "all-linear" {
+			for _, c := range LoRATargetNames {
+				seen[c] = true
+			}
+			continue
+		}
 		c, ok := loraTargets[strings.ToLower(strings.TrimSpace(n))]
 		if !ok {
-			return nil, fmt.Errorf("unknown lora target %q: want any of %s", n, strings.Join(LoRATargetNames, ", "))
+			return nil, fmt.Errorf("unknown lora target %q: want any of %s, or all", n, strings.Join(LoRATargetNames, ", "))
 		}
 		seen[c] = true
 	}

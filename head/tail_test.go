@@ -96,6 +96,15 @@ func TestCanonicalTargets(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("got %v, want %v", got, want)
 	}
+	for _, all := range [][]string{{"all"}, {"value", "All-Linear"}} {
+		got, err := CanonicalTargets(all)
+		if err != nil || strings.Join(got, ",") != strings.Join(LoRATargetNames, ",") {
+			t.Errorf("%v: got %v, %v; want every projection %v", all, got, err, LoRATargetNames)
+		}
+	}
+	if _, err := CanonicalTargets([]string{"qkv"}); err == nil || !strings.Contains(err.Error(), "or all") {
+		t.Errorf("an unknown target: %v", err)
+	}
 }
 
 func TestTensorShapes(t *testing.T) {

@@ -65,7 +65,7 @@ func cmdTrain(args []string) error {
 	fs.IntVar(&cfg.LoRARank, "lora-rank", cfg.LoRARank, "--tune lora: rank r of each update B·A")
 	fs.Float64Var(&cfg.LoRAAlpha, "lora-alpha", cfg.LoRAAlpha, "--tune lora: scale alpha (updates scaled by alpha/r)")
 	fs.Float64Var(&cfg.LoRADropout, "lora-dropout", cfg.LoRADropout, "--tune lora: dropout on the LoRA branch's input")
-	fs.StringVar(&tf.targets, "lora-targets", strings.Join(cfg.LoRATargets, ","), "--tune lora: projections to update: query, key, value, attention.output, intermediate, output")
+	fs.StringVar(&tf.targets, "lora-targets", strings.Join(cfg.LoRATargets, ","), "--tune lora: projections to update: query, key, value, attention.output, intermediate, output, or all")
 	fs.Float64Var(&cfg.LayerLRDecay, "layer-lr-decay", cfg.LayerLRDecay, "--tune top: each layer down trains at this times the rate of the one above (1: all the same)")
 	fs.StringVar(&cfg.Unfreeze, "unfreeze", cfg.Unfreeze, "--tune top: all (every layer from the start) or gradual (the top layer first, one more each epoch)")
 	fs.StringVar(&tf.hiddenDType, "hidden-dtype", "float16", "--tune: how the hidden-state cache stores states: float16 or float32")
