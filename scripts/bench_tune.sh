@@ -88,7 +88,8 @@ reference_row() {
   fi
   local line
   line=$("$venv/bin/python" scripts/finetune_reference.py --model "$hf" --data "$data" --text-col "$textcol" \
-    --label-col "$labelcol" --mode "$mode" --max-length "$maxlen" --threads "$threads" --out "$work/ref-$mode" 2>"$work/ref-$mode.log" | tail -1)
+    --label-col "$labelcol" --mode "$mode" --max-length "$maxlen" --threads "$threads" --out "$work/ref-$mode" 2>"$work/ref-$mode.log" | tail -1) ||
+    { echo "bench_tune: the $mode reference failed:" >&2; tail -20 "$work/ref-$mode.log" >&2; exit 1; }
   row "transformers Trainer $mode" "$(jq -r .test_accuracy <<<"$line")" "$(jq -r .val_accuracy <<<"$line")" \
     "$(jq -r .wall_seconds <<<"$line")" "trainable $(jq -r .trainable_params <<<"$line")"
 }

@@ -39,7 +39,7 @@ def read_tsv(path, text_col, label_col):
         r = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         for row in r:
             texts.append(row[text_col])
-            labels.append(row[label_col])
+            labels.append(row[label_col].strip())  # as bertserve reads labels
     return texts, labels
 
 
