@@ -98,18 +98,8 @@ func Build(cfg *Config, weights Weights) (*Built, error) {
 	if types != "" {
 		out.Inputs = append(out.Inputs, InputTypeIDs)
 	}
-	H := int64(cfg.HiddenSize)
-	h = g.Rename(h, OutputHidden)
-	g.Output(h, onnx.Float, onnx.Sym(dimBatch), onnx.Sym(dimSequence), onnx.Dim(H))
-	out.Outputs = []string{OutputHidden}
-	if hasPooler {
-		first := g.OpWith("Gather", []string{h, g.ScalarInt64(0)}, onnx.AttrInt("axis", 1))
-		p := g.Op("Tanh", b.dense(poolerName, first, cfg.HiddenSize, cfg.HiddenSize))
-		if b.err != nil {
-			return nil, b.err
-		}
-		g.Output(g.Rename(p, OutputPooler), onnx.Float, onnx.Sym(dimBatch), onnx.Dim(H))
-		out.Outputs = append(out.Outputs, OutputPooler)
+	if err := b.outputs(h, hasPooler, out); err != nil {
+		return nil, err
 	}
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("building %s graph: %w", cfg.ModelType, err)
@@ -120,6 +110,26 @@ func Build(cfg *Config, weights Weights) (*Built, error) {
 		cfg.ModelType, cfg.NumLayers, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize, cfg.VocabSize)
 	out.Model = m
 	return out, nil
+}
+
+// outputs names the last hidden state h and, where the checkpoint has a
+// pooler, adds it (tanh of a dense layer over the first token): the end
+// of every encoder graph the builders write, plain, fused or int8.
+func (b *builder) outputs(h string, hasPooler bool, out *Built) error {
+	g, H := b.g, int64(b.cfg.HiddenSize)
+	h = g.Rename(h, OutputHidden)
+	g.Output(h, onnx.Float, onnx.Sym(dimBatch), onnx.Sym(dimSequence), onnx.Dim(H))
+	out.Outputs = []string{OutputHidden}
+	if hasPooler {
+		first := g.OpWith("Gather", []string{h, g.ScalarInt64(0)}, onnx.AttrInt("axis", 1))
+		p := g.Op("Tanh", b.dense(poolerName, first, b.cfg.HiddenSize, b.cfg.HiddenSize))
+		if b.err != nil {
+			return b.err
+		}
+		g.Output(g.Rename(p, OutputPooler), onnx.Float, onnx.Sym(dimBatch), onnx.Dim(H))
+		out.Outputs = append(out.Outputs, OutputPooler)
+	}
+	return nil
 }
 
 // builder carries the graph under construction and the first error met.

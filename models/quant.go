@@ -149,17 +149,8 @@ func BuildWith(cfg *Config, weights Weights, opts BuildOptions) (*Built, error) 
 	if types != "" {
 		out.Inputs = append(out.Inputs, InputTypeIDs)
 	}
-	h = g.Rename(h, OutputHidden)
-	g.Output(h, onnx.Float, onnx.Sym(dimBatch), onnx.Sym(dimSequence), onnx.Dim(H))
-	out.Outputs = []string{OutputHidden}
-	if hasPooler {
-		first := g.OpWith("Gather", []string{h, g.ScalarInt64(0)}, onnx.AttrInt("axis", 1))
-		p := g.Op("Tanh", b.dense(poolerName, first, cfg.HiddenSize, cfg.HiddenSize))
-		if b.err != nil {
-			return nil, b.err
-		}
-		g.Output(g.Rename(p, OutputPooler), onnx.Float, onnx.Sym(dimBatch), onnx.Dim(H))
-		out.Outputs = append(out.Outputs, OutputPooler)
+	if err := b.outputs(h, hasPooler, out); err != nil {
+		return nil, err
 	}
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("building the int8 %s graph: %w", cfg.ModelType, err)
