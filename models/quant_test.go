@@ -156,7 +156,7 @@ func TestInt8RandomModels(t *testing.T) {
 			for i := 0; i < batch.B; i++ {
 				for tk := 0; tk < batch.lens[i]; tk++ {
 					off := (i*batch.T + tk) * H
-					worst = math.Min(worst, cosine64(a.Data[off:off+H], b.Data[off:off+H]))
+					worst = math.Min(worst, orttest.Cosine(a.Data[off:off+H], b.Data[off:off+H]))
 				}
 			}
 			if worst < 0.99 {
@@ -175,16 +175,6 @@ func TestInt8RandomModels(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cosine64(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
 }
 
 func TestBuildWithErrors(t *testing.T) {

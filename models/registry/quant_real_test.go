@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/bertserve/bertserve/encoder"
 	"github.com/bertserve/bertserve/encoder/corpus"
 	"github.com/bertserve/bertserve/models"
+	"github.com/bertserve/bertserve/models/internal/orttest"
 )
 
 // quantSentences is how many real sentences the int8 accuracy bar is
@@ -64,7 +64,7 @@ func TestQuantizeRealModels(t *testing.T) {
 			minCos, sum := 1.0, 0.0
 			worst := 0
 			for i := range a {
-				c := cosine32(a[i], b[i])
+				c := orttest.Cosine(a[i], b[i])
 				sum += c
 				if c < minCos {
 					minCos, worst = c, i
@@ -120,14 +120,4 @@ func embedAll(t *testing.T, dir string, texts []string) [][]float32 {
 		t.Fatal(err)
 	}
 	return r.Vectors
-}
-
-func cosine32(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
 }

@@ -3,6 +3,7 @@ package orttest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 
@@ -177,4 +178,16 @@ func (s *Session) Run(inputs []Input) (map[string]Output, error) {
 		}
 	}
 	return res, nil
+}
+
+// Cosine is the cosine similarity of two embeddings, accumulated in
+// float64: the bar the int8 tests hold quantized graphs to.
+func Cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
 }
