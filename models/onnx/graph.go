@@ -24,6 +24,7 @@ type Graph struct {
 	DocString string
 
 	err      error
+	parent   *Graph          // the enclosing graph of a branch (Branch)
 	defined  map[string]bool // every input, initializer and node output name
 	counters map[string]int
 	consts   map[string]string // content key -> initializer name
@@ -46,6 +47,9 @@ func (g *Graph) fail(format string, args ...any) {
 	if g.err == nil {
 		g.err = fmt.Errorf("onnx graph %q: "+format, append([]any{g.Name}, args...)...)
 	}
+	if p := g.parent; p != nil && p.err == nil {
+		p.err = g.err // a branch's misuse is its graph's
+	}
 }
 
 // define claims a value name, recording an error if it is taken.
@@ -54,16 +58,47 @@ func (g *Graph) define(name string) {
 		g.fail("empty value name")
 		return
 	}
-	if g.defined[name] {
+	if g.Has(name) {
 		g.fail("value %q defined twice", name)
 		return
 	}
 	g.defined[name] = true
 }
 
+// Branch returns an empty subgraph of g for one side of an If. Its nodes
+// may read any value g defines before the If; the names it defines are
+// unique across both (ONNX forbids a branch shadowing an outer name).
+func (g *Graph) Branch(name string) *Graph {
+	return &Graph{Name: name, parent: g, defined: map[string]bool{}, counters: g.counters, consts: map[string]string{}}
+}
+
+// If appends an If node choosing, by the boolean scalar cond, between the
+// branches then and els (from Branch, each with n declared outputs), and
+// returns its n output names.
+func (g *Graph) If(cond string, then, els *Graph, n int) []string {
+	for _, br := range []*Graph{then, els} {
+		if br.parent != g {
+			g.fail("If branch %q was not made by this graph's Branch", br.Name)
+		} else if len(br.Outputs) != n {
+			g.fail("If branch %q has %d outputs, want %d", br.Name, len(br.Outputs), n)
+		}
+		if br.err != nil && g.err == nil {
+			g.err = br.err
+		}
+	}
+	return g.OpN("If", []string{cond}, n, AttrGraph("then_branch", then), AttrGraph("else_branch", els))
+}
+
 // Has reports whether name is already a graph input, initializer or node
-// output.
-func (g *Graph) Has(name string) bool { return g.defined[name] }
+// output, here or in an enclosing graph.
+func (g *Graph) Has(name string) bool {
+	for ; g != nil; g = g.parent {
+		if g.defined[name] {
+			return true
+		}
+	}
+	return false
+}
 
 // Fresh returns an unused value name starting with prefix ("MatMul_3").
 func (g *Graph) Fresh(prefix string) string {
@@ -71,7 +106,7 @@ func (g *Graph) Fresh(prefix string) string {
 		n := g.counters[prefix]
 		g.counters[prefix] = n + 1
 		name := prefix + "_" + strconv.Itoa(n)
-		if !g.defined[name] {
+		if !g.Has(name) {
 			return name
 		}
 	}
@@ -238,10 +273,19 @@ func (g *Graph) Rename(value, name string) string {
 // node input that is not defined before the node, an output produced
 // twice, or a graph output no one produces.
 func (g *Graph) Validate() error {
+	return g.validate(nil)
+}
+
+// validate is Validate for a graph whose nodes may also read the values
+// in outer (an If branch's enclosing scope).
+func (g *Graph) validate(outer map[string]bool) error {
 	if g.err != nil {
 		return g.err
 	}
 	seen := map[string]bool{}
+	for k := range outer {
+		seen[k] = true
+	}
 	for _, in := range g.Inputs {
 		if in.Type == Undefined {
 			return fmt.Errorf("onnx graph %q: input %q has no element type", g.Name, in.Name)
@@ -263,6 +307,11 @@ func (g *Graph) Validate() error {
 		for _, a := range n.Attrs {
 			if a.kind == attrTensor {
 				if err := a.t.check(); err != nil {
+					return fmt.Errorf("onnx graph %q: node %q attribute %q: %w", g.Name, n.Name, a.Name, err)
+				}
+			}
+			if a.kind == attrGraph {
+				if err := a.g.validate(seen); err != nil {
 					return fmt.Errorf("onnx graph %q: node %q attribute %q: %w", g.Name, n.Name, a.Name, err)
 				}
 			}

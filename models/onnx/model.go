@@ -85,6 +85,7 @@ const (
 	attrI       = 3
 	attrS       = 4
 	attrT       = 5
+	attrG       = 6
 	attrFloatsF = 7
 	attrIntsF   = 8
 	attrStrsF   = 9
@@ -164,6 +165,8 @@ func encodeAttr(a Attr) []byte {
 		b = appendString(b, attrS, a.s)
 	case attrTensor:
 		b = appendMessage(b, attrT, encodeTensor(a.t))
+	case attrGraph:
+		b = appendMessage(b, attrG, encodeSubgraph(a.g))
 	case attrFloats:
 		for _, f := range a.floats {
 			b = protowire.AppendTag(b, attrFloatsF, protowire.Fixed32Type)
@@ -177,6 +180,26 @@ func encodeAttr(a Attr) []byte {
 		for _, s := range a.strings {
 			b = appendString(b, attrStrsF, s)
 		}
+	}
+	return b
+}
+
+// encodeSubgraph encodes a branch graph whole (its initializers are
+// small constants; the model's weights live in the main graph).
+func encodeSubgraph(g *Graph) []byte {
+	var b []byte
+	for _, n := range g.Nodes {
+		b = appendMessage(b, graphNode, encodeNode(n))
+	}
+	b = appendString(b, graphName, g.Name)
+	for _, t := range g.Initializers {
+		b = appendMessage(b, graphInitializer, encodeTensor(t))
+	}
+	for _, v := range g.Inputs {
+		b = appendMessage(b, graphInput, encodeValueInfo(v))
+	}
+	for _, v := range g.Outputs {
+		b = appendMessage(b, graphOutput, encodeValueInfo(v))
 	}
 	return b
 }

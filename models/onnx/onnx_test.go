@@ -147,6 +147,27 @@ func TestValidateErrors(t *testing.T) {
 		{"no outputs", func(g *Graph) {
 			g.Input("x", Float, Dim(1))
 		}, "no outputs declared"},
+		{"branch reads a later value", func(g *Graph) {
+			c := g.Input("c", Bool)
+			x := g.Input("x", Float)
+			br, other := g.Branch("then"), g.Branch("else")
+			br.Output(br.Op("Relu", "late"), Float)
+			other.Output(other.Op("Relu", x), Float)
+			y := g.If(c, br, other, 1)[0]
+			g.AddNode(Node{OpType: "Identity", Inputs: []string{x}, Outputs: []string{"late"}})
+			g.Output(y, Float)
+		}, `reads "late" before anything defines it`},
+		{"branch shadows an outer name", func(g *Graph) {
+			g.Input("c", Bool)
+			g.Branch("then").Input("c", Bool)
+		}, `value "c" defined twice`},
+		{"branch output count", func(g *Graph) {
+			c := g.Input("c", Bool)
+			x := g.Input("x", Float)
+			br, other := g.Branch("then"), g.Branch("else")
+			br.Output(br.Op("Relu", x), Float)
+			g.Output(g.If(c, br, other, 1)[0], Float)
+		}, `If branch "else" has 0 outputs, want 1`},
 		{"output never produced", func(g *Graph) {
 			g.Input("x", Float, Dim(1))
 			g.Output("y", Float)

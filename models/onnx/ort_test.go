@@ -63,3 +63,33 @@ func TestRunsInONNXRuntime(t *testing.T) {
 		}
 	}
 }
+
+// TestIfRunsInONNXRuntime checks the If writer: branches that read the
+// enclosing graph's values, chosen by a computed condition.
+func TestIfRunsInONNXRuntime(t *testing.T) {
+	orttest.Require(t)
+	g := onnx.NewGraph("if")
+	x := g.Input("x", onnx.Float, onnx.Sym("n"))
+	pos := g.Op("Greater", g.OpWith("ReduceSum", []string{x}, onnx.AttrInt("keepdims", 0)), g.ScalarFloat(0))
+	then := g.Branch("double")
+	then.Output(then.Op("Mul", x, then.ScalarFloat(2)), onnx.Float)
+	els := g.Branch("negate")
+	els.Output(els.Op("Neg", x), onnx.Float)
+	g.Output(g.Rename(g.If(pos, then, els, 1)[0], "y"), onnx.Float, onnx.Sym("n"))
+	data, err := onnx.NewModel(g).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, want []float32 }{
+		{[]float32{1, 2, -0.5}, []float32{2, 4, -1}},
+		{[]float32{-1, 0.5}, []float32{1, -0.5}},
+	} {
+		out := orttest.Run(t, data, []orttest.Input{{Name: "x", Shape: []int64{int64(len(tc.in))}, Float32: tc.in}}, []string{"y"}, nil)["y"].Data
+		for i := range tc.want {
+			if out[i] != tc.want[i] {
+				t.Errorf("If(%v) = %v, want %v", tc.in, out, tc.want)
+				break
+			}
+		}
+	}
+}

@@ -208,6 +208,7 @@ const (
 	attrInt     attrKind = 2
 	attrString  attrKind = 3
 	attrTensor  attrKind = 4
+	attrGraph   attrKind = 5
 	attrFloats  attrKind = 6
 	attrInts    attrKind = 7
 	attrStrings attrKind = 8
@@ -225,6 +226,7 @@ type Attr struct {
 	floats  []float32
 	strings []string
 	t       *Tensor
+	g       *Graph
 }
 
 // AttrInt is an int attribute, e.g. AttrInt("axis", -1).
@@ -250,6 +252,10 @@ func AttrStrings(name string, v ...string) Attr {
 // AttrTensor is a tensor attribute, e.g. the "value" of a Constant or
 // ConstantOfShape node.
 func AttrTensor(name string, t Tensor) Attr { return Attr{Name: name, kind: attrTensor, t: &t} }
+
+// AttrGraph is a graph attribute: the then_branch and else_branch of an
+// If (see Graph.If).
+func AttrGraph(name string, g *Graph) Attr { return Attr{Name: name, kind: attrGraph, g: g} }
 
 // Node is one operator application. Domain "" is the default ONNX domain.
 // An empty input name marks an omitted optional input.
