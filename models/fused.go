@@ -11,6 +11,31 @@ func (b *builder) com(op string, inputs []string, attrs ...onnx.Attr) string {
 	return out
 }
 
+// attention is ONNX Runtime's fused attention op (Attention or
+// MultiHeadAttention) on inputs followed by the [batch, sequence] int32
+// mask, under an If: a batch without padding runs the op without the mask,
+// which lets ONNX Runtime take its flash-attention path. Measured on
+// 200 IMDb reviews (32 a batch, most truncated at 256 tokens, so most
+// batches unpadded), side by side: the int8 fused graph 1.945× → 2.097×
+// today's float32, the float32 fused 1.034× → 1.072×.
+func (b *builder) attention(op string, inputs []string) string {
+	g := b.g
+	if b.q.noPad == "" {
+		b.q.noPad = g.Op("Equal", g.OpWith("ReduceMin", []string{b.q.mask32}, onnx.AttrInt("keepdims", 0)), b.q.one32)
+	}
+	branch := func(in []string) *onnx.Graph {
+		br := g.Branch(g.Fresh(op + "_branch"))
+		out := br.Fresh(op)
+		br.AddNode(onnx.Node{OpType: op, Domain: comDomain, Name: out, Inputs: in, Outputs: []string{out},
+			Attrs: []onnx.Attr{onnx.AttrInt("num_heads", int64(b.cfg.NumHeads))}})
+		br.Output(out, onnx.Float)
+		return br
+	}
+	unmasked := branch(inputs)
+	masked := branch(append(append([]string(nil), inputs...), b.q.mask32))
+	return g.If(b.q.noPad, unmasked, masked, 1)[0]
+}
+
 // skipLayerNorm is LayerNorm(x + skip + bias) with the LayerNorm called
 // ln, as ONNX Runtime's SkipLayerNormalization.
 func (b *builder) skipLayerNorm(ln, x, skip, bias string) string {
@@ -47,9 +72,9 @@ func (b *builder) matmul(name, x string, in, out int) (y, bias string) {
 // flayer is layer written with ONNX Runtime's fused CPU operators:
 // Attention (the query, key and value projections as one [H, 3H] product,
 // the scaled dot product and the masked softmax), SkipLayerNormalization
-// (residual, bias and LayerNorm) and BiasGelu. mask is the [batch,
-// sequence] int32 attention mask.
-func (b *builder) flayer(i int, x, mask string) string {
+// (residual, bias and LayerNorm) and BiasGelu; the attention masked by
+// b.q.mask32 (see attention).
+func (b *builder) flayer(i int, x string) string {
 	if b.err != nil {
 		return x
 	}
@@ -75,7 +100,7 @@ func (b *builder) flayer(i int, x, mask string) string {
 	}
 	wqkv := g.InitFloat(prefix+"qkv.weight.T", []int64{int64(H), int64(3 * H)}, w)
 	bqkv := g.InitFloat(prefix+"qkv.bias", []int64{int64(3 * H)}, bias)
-	ctx := b.com("Attention", []string{x, wqkv, bqkv, mask}, onnx.AttrInt("num_heads", int64(cfg.NumHeads)))
+	ctx := b.attention("Attention", []string{x, wqkv, bqkv})
 	att, bo := b.matmul(n.o, ctx, H, H)
 	x = b.skipLayerNorm(n.ln1, att, x, bo)
 	ff, b1 := b.matmul(n.ff1, x, H, I)

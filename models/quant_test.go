@@ -307,27 +307,30 @@ func TestFusedRandomModels(t *testing.T) {
 				return data
 			}
 			types := cfg.HasTokenTypes()
-			batch := newQuantBatch(r, cfg.VocabSize, 4, 15, 9)
-			run := func(model []byte) []float32 {
-				return orttest.Run(t, model, batch.inputs(types), []string{OutputHidden}, nil)[OutputHidden].Data
-			}
-			real := func(a, b []float32) float64 { // over real tokens only
-				H, worst := cfg.HiddenSize, 0.0
-				for i := 0; i < batch.B; i++ {
-					for tk := 0; tk < batch.lens[i]; tk++ {
-						off := (i*batch.T + tk) * H
-						worst = math.Max(worst, maxAbs(a[off:off+H], b[off:off+H]))
-					}
+			// A padded batch, then one without padding (the fused
+			// attention's other branch, see attention).
+			for _, batch := range []quantBatch{newQuantBatch(r, cfg.VocabSize, 4, 15, 9), newQuantBatch(r, cfg.VocabSize, 11, 11)} {
+				run := func(model []byte) []float32 {
+					return orttest.Run(t, model, batch.inputs(types), []string{OutputHidden}, nil)[OutputHidden].Data
 				}
-				return worst
-			}
-			fp := run(build(BuildOptions{}))
-			if d := real(fp, run(build(BuildOptions{Fused: true}))); d > 1e-4 {
-				t.Errorf("fused float32: max |Δ| %.3g from the plain graph", d)
-			}
-			q := run(build(BuildOptions{DType: DTypeInt8, Calibration: cal}))
-			if d := real(q, run(build(BuildOptions{DType: DTypeInt8, Calibration: cal, Fused: true}))); d > 1e-3 {
-				t.Errorf("fused int8: max |Δ| %.3g from the plain int8 graph", d)
+				real := func(a, b []float32) float64 { // over real tokens only
+					H, worst := cfg.HiddenSize, 0.0
+					for i := 0; i < batch.B; i++ {
+						for tk := 0; tk < batch.lens[i]; tk++ {
+							off := (i*batch.T + tk) * H
+							worst = math.Max(worst, maxAbs(a[off:off+H], b[off:off+H]))
+						}
+					}
+					return worst
+				}
+				fp := run(build(BuildOptions{}))
+				if d := real(fp, run(build(BuildOptions{Fused: true}))); d > 1e-4 {
+					t.Errorf("fused float32, batch lengths %v: max |Δ| %.3g from the plain graph", batch.lens, d)
+				}
+				q := run(build(BuildOptions{DType: DTypeInt8, Calibration: cal}))
+				if d := real(q, run(build(BuildOptions{DType: DTypeInt8, Calibration: cal, Fused: true}))); d > 1e-3 {
+					t.Errorf("fused int8, batch lengths %v: max |Δ| %.3g from the plain int8 graph", batch.lens, d)
+				}
 			}
 		})
 	}

@@ -166,7 +166,7 @@ func QuantizeDir(src, dst string, opts QuantizeOptions) (*Manifest, error) {
 	if dt == DTypeInt8 {
 		q.QuantizedFrom = m.SHA256
 		q.Calibration = opts.CalibrationSource
-		what = "int8 dynamic quantization (per-channel weights, per-token activations)"
+		what = "int8 quantization (per-channel weights; activations per token, static for query/key/value)"
 		if opts.Fused {
 			what += " with ONNX Runtime fused operators"
 		}

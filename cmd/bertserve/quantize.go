@@ -19,7 +19,7 @@ type quantFlags struct {
 }
 
 func (q *quantFlags) register(fs *flag.FlagSet, defaultDType string) {
-	fs.StringVar(&q.dtype, "dtype", defaultDType, "fp32, or int8: linear layers dynamically quantized (per-channel int8 weights, per-token activations; needs --calibration)")
+	fs.StringVar(&q.dtype, "dtype", defaultDType, "fp32, or int8: linear layers quantized (per-channel int8 weights, activations per token at run time, query/key/value input static; needs --calibration)")
 	fs.StringVar(&q.calibration, "calibration", "", "int8: text like the text the model will embed (.txt/.csv/.tsv/.jsonl), to find the activations' outlier channels")
 	fs.StringVar(&q.textCol, "calibration-col", "", "text column of --calibration (default: the first text-like column)")
 	fs.IntVar(&q.rows, "calibration-rows", 256, "rows of --calibration to use")
@@ -126,9 +126,10 @@ func cmdQuantize(args []string) error {
 		fmt.Fprintln(w, "       bertserve quantize --model DIR --out DIR --dtype fp32 --fused")
 		fmt.Fprintln(w, "\nWrites DIR, a complete model directory whose model.onnx has the linear layers of every")
 		fmt.Fprintln(w, "encoder layer as int8 products (ONNX Runtime MatMulIntegerToFloat: per-channel weight")
-		fmt.Fprintln(w, "scales, activations quantized per token at run time, SmoothQuant smoothing calibrated on")
-		fmt.Fprintln(w, "--calibration). Tokenizer, config and weights are copied; bertserve.json records dtype int8")
-		fmt.Fprintln(w, "and the float32 model's sha256 (quantized_from), so heads trained on it are accepted.")
+		fmt.Fprintln(w, "scales, activations quantized per token at run time (the query/key/value input with one")
+		fmt.Fprintln(w, "static scale), SmoothQuant smoothing calibrated on --calibration). Tokenizer, config and")
+		fmt.Fprintln(w, "weights are copied; bertserve.json records dtype int8 and the float32 model's sha256")
+		fmt.Fprintln(w, "(quantized_from), so heads trained on it are accepted.")
 		fmt.Fprintln(w, "--fused writes the layers with ONNX Runtime's fused CPU operators; with --dtype fp32 that")
 		fmt.Fprintln(w, "is all it changes (no calibration): a fused float32 model (fused_from the plain one).")
 		fmt.Fprintln(w, "\nflags:")
