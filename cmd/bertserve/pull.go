@@ -67,7 +67,7 @@ func pullCatalogCmd(name string, args []string) error {
 		fmt.Fprintln(out, "real weights), model.safetensors, config.json, the tokenizer and bertserve.json (sha256 of")
 		fmt.Fprintln(out, "every file). Running it again does nothing when the directory is complete.")
 		fmt.Fprintf(out, "With --dtype int8 (or --fused) the float32 model is pulled to %s as usual and its\n", registry.DefaultDir(name))
-		fmt.Fprintf(out, "int8 (fused) model written to --dir (default %s-int8, -fused, -int8-fused; see `bertserve quantize -h`).\n", registry.DefaultDir(name))
+		fmt.Fprintf(out, "int8 (fused) model written to --dir (default %s-int8, -int8-plain with --fused=false, -fused for fp32 --fused; see `bertserve quantize -h`).\n", registry.DefaultDir(name))
 		fmt.Fprintln(out, "\nflags:")
 		fs.PrintDefaults()
 	}

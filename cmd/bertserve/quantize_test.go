@@ -76,6 +76,18 @@ func TestQuantizeCommand(t *testing.T) {
 	if qm.DType != models.DTypeInt8 || qm.QuantizedFrom != fm.SHA256 || !strings.HasPrefix(qm.Calibration, "calib.txt: first 40 rows") {
 		t.Errorf("int8 manifest: dtype %q quantized_from %q calibration %q", qm.DType, qm.QuantizedFrom, qm.Calibration)
 	}
+	// int8 is fused by default; --fused=false writes the plain int8 graph.
+	plainDir := filepath.Join(tmp, "int8-plain")
+	if err := cmdQuantize([]string{"--model", fp32, "--out", plainDir, "--calibration", calib, "--fused=false"}); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := models.ReadManifest(plainDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !qm.Fused || pm.Fused || pm.DType != models.DTypeInt8 || pm.SHA256 == qm.SHA256 {
+		t.Errorf("int8 default fused %v, --fused=false fused %v (dtype %q, sha256 %s vs %s)", qm.Fused, pm.Fused, pm.DType, pm.SHA256, qm.SHA256)
+	}
 	// build-model --dtype int8 writes the same graph in one step.
 	direct := filepath.Join(tmp, "direct")
 	if err := cmdBuildModel([]string{"--config", cfg, "--random", "--seed", "4", "--tokenizer", vocab, "--out", direct, "--dtype", "int8", "--calibration", calib}); err != nil {
