@@ -47,8 +47,10 @@ func (g *Graph) fail(format string, args ...any) {
 	if g.err == nil {
 		g.err = fmt.Errorf("onnx graph %q: "+format, append([]any{g.Name}, args...)...)
 	}
-	if p := g.parent; p != nil && p.err == nil {
-		p.err = g.err // a branch's misuse is its graph's
+	for p := g.parent; p != nil; p = p.parent {
+		if p.err == nil {
+			p.err = g.err // a branch's misuse is its enclosing graphs'
+		}
 	}
 }
 
@@ -81,9 +83,6 @@ func (g *Graph) If(cond string, then, els *Graph, n int) []string {
 			g.fail("If branch %q was not made by this graph's Branch", br.Name)
 		} else if len(br.Outputs) != n {
 			g.fail("If branch %q has %d outputs, want %d", br.Name, len(br.Outputs), n)
-		}
-		if br.err != nil && g.err == nil {
-			g.err = br.err
 		}
 	}
 	return g.OpN("If", []string{cond}, n, AttrGraph("then_branch", then), AttrGraph("else_branch", els))

@@ -161,6 +161,10 @@ func TestValidateErrors(t *testing.T) {
 			g.Input("c", Bool)
 			g.Branch("then").Input("c", Bool)
 		}, `value "c" defined twice`},
+		{"nested branch misuse", func(g *Graph) {
+			g.Input("c", Bool)
+			g.Branch("then").Branch("inner").Input("c", Bool)
+		}, `value "c" defined twice`},
 		{"branch output count", func(g *Graph) {
 			c := g.Input("c", Bool)
 			x := g.Input("x", Float)
